@@ -1,0 +1,217 @@
+"""Benchmark one stage-2 KuDA training step (forward, backward, AdamW step) at CH-SIMS shapes.
+
+A bert-base-shaped random BERT (Chinese vocabulary size), d_v = d_a = 128 encoders, 3 fusion blocks at
+d_f = 256, batch 32; reports the median step time, samples/s, FLOPs per step (FlopCounterMode,
+forward + backward), achieved FLOP/s beside a 2048 x 2048 fp32 matmul measured in the same run, and
+peak memory. Usage:
+
+    python benchmarks/stage2_step.py                      # CPU, fp32, 2 threads
+    python benchmarks/stage2_step.py --device cuda --dtype bf16
+    python benchmarks/stage2_step.py --profile            # also the top operators of one step
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import BertConfig, BertModel
+
+from kuda_pipeline.data.dataset import Batch, padding_mask
+from kuda_pipeline.model.config import KudaConfig, SequenceEncoderConfig
+from kuda_pipeline.model.kuda import KuDA
+from kuda_pipeline.model.objectives import fusion_step
+
+logger = logging.getLogger("stage2_step")
+
+TEXT_LENGTH, VISION_SHAPE, AUDIO_SHAPE = 39, (55, 709), (400, 33)
+BERT_BASE = dict(
+    hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, vocab_size=21128
+)
+
+
+def build_model(attention_dropout: float) -> KuDA:
+    """KuDA at CH-SIMS shapes on a random bert-base-shaped BERT, knowledge frozen as in stage 2."""
+    encoder = SequenceEncoderConfig(attention_dropout=attention_dropout)
+    config = KudaConfig(
+        text_length=TEXT_LENGTH,
+        vision_length=VISION_SHAPE[0],
+        vision_dim=VISION_SHAPE[1],
+        audio_length=AUDIO_SHAPE[0],
+        audio_dim=AUDIO_SHAPE[1],
+        vision_encoder=encoder,
+        audio_encoder=encoder,
+    )
+    return KuDA(config, BertModel(BertConfig(**BERT_BASE))).freeze_knowledge()
+
+
+def random_batch(batch_size: int, generator: torch.Generator) -> Batch:
+    """Random inputs with random valid lengths (at least one valid step per modality)."""
+
+    def lengths(maximum: int) -> torch.Tensor:
+        return torch.randint(1, maximum + 1, (batch_size,), generator=generator)
+
+    text_valid = padding_mask(lengths(TEXT_LENGTH), TEXT_LENGTH)  # (B, L_t)
+    token_ids = torch.randint(1, BERT_BASE["vocab_size"], (batch_size, TEXT_LENGTH), generator=generator)
+    text = torch.stack([token_ids * text_valid, text_valid.long(), torch.zeros_like(token_ids)], dim=1)  # (B, 3, L_t)
+    return Batch(
+        text=text,
+        vision=torch.randn(batch_size, *VISION_SHAPE, generator=generator),
+        vision_mask=padding_mask(lengths(VISION_SHAPE[0]), VISION_SHAPE[0]),
+        audio=torch.randn(batch_size, *AUDIO_SHAPE, generator=generator),
+        audio_mask=padding_mask(lengths(AUDIO_SHAPE[0]), AUDIO_SHAPE[0]),
+        label=torch.rand(batch_size, generator=generator) * 2 - 1,
+        index=torch.arange(batch_size),
+    )
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_step(model: KuDA, batch: Batch, optimizer: torch.optim.Optimizer, dtype: str) -> None:
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+    )
+    optimizer.zero_grad(set_to_none=True)
+    with autocast:
+        loss = fusion_step(model, batch).loss
+    loss.backward()
+    optimizer.step()
+
+
+def step_seconds(model: KuDA, batch: Batch, optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> list[float]:
+    """Wall time of `args.steps` training steps after `args.warmup` warm-up steps."""
+    device = torch.device(args.device)
+    for _ in range(args.warmup):
+        train_step(model, batch, optimizer, args.dtype)
+    synchronize(device)
+    times = []
+    for _ in range(args.steps):
+        start = time.perf_counter()
+        train_step(model, batch, optimizer, args.dtype)
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def step_flops(model: KuDA, batch: Batch, dtype: str) -> int:
+    """FLOPs of one forward + backward (matmuls, attention, convolutions; FlopCounterMode's coverage)."""
+    autocast = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+    )
+    counter = FlopCounterMode(display=False)
+    with counter:
+        with autocast:
+            loss = fusion_step(model, batch).loss
+        loss.backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
+
+
+def matmul_flops_per_second(device: torch.device, dtype: str, size: int = 2048, repeats: int = 10) -> float:
+    """Median FLOP/s of a size x size matmul in the benchmark's dtype."""
+    torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
+    a = torch.randn(size, size, device=device, dtype=torch_dtype)
+    b = torch.randn(size, size, device=device, dtype=torch_dtype)
+    a @ b
+    times = []
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        a @ b
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return 2 * size**3 / statistics.median(times)
+
+
+def top_operators(model: KuDA, batch: Batch, optimizer: torch.optim.Optimizer, dtype: str, rows: int = 20) -> str:
+    """Table of the operators taking the most self time in one training step."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if torch.device(batch.label.device).type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as profiler:
+        train_step(model, batch, optimizer, dtype)
+    sort_by = "self_cuda_time_total" if len(activities) > 1 else "self_cpu_time_total"
+    return profiler.key_averages().table(sort_by=sort_by, row_limit=rows)
+
+
+def peak_memory_bytes(device: torch.device) -> dict[str, int]:
+    """Peak resident set size of the process, and on CUDA the peak allocated device memory."""
+    memory = {"peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    if device.type == "cuda":
+        memory["peak_cuda_allocated_bytes"] = torch.cuda.max_memory_allocated(device)
+    return memory
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast (CUDA only)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps (the median is reported)")
+    parser.add_argument(
+        "--attention-dropout",
+        type=float,
+        default=0.0,
+        help="attention-probability dropout of the vision/audio encoders (public code: 0.2; forces unfused attention)",
+    )
+    parser.add_argument("--profile", action="store_true", help="also log the top operators of one step")
+    parser.add_argument("--output", type=Path, help="write the figures as JSON to this file")
+    args = parser.parse_args()
+    if args.dtype == "bf16" and args.device != "cuda":
+        parser.error("--dtype bf16 needs --device cuda")
+    if args.steps < 3:
+        parser.error(f"--steps must be >= 3 for a median, got {args.steps}")
+    return args
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device = torch.device(args.device)
+    model = build_model(args.attention_dropout).to(device).train()
+    batch = random_batch(args.batch_size, torch.Generator().manual_seed(0)).to(device)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-5, weight_decay=1e-5)
+
+    times = step_seconds(model, batch, optimizer, args)
+    flops = step_flops(model, batch, args.dtype)
+    seconds = statistics.median(times)
+    figures = {
+        "device": args.device,
+        "dtype": args.dtype,
+        "threads": args.threads,
+        "batch_size": args.batch_size,
+        "attention_dropout": args.attention_dropout,
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "step_seconds": times,
+        "median_step_seconds": seconds,
+        "samples_per_second": args.batch_size / seconds,
+        "gflop_per_step": flops / 1e9,
+        "achieved_gflop_per_second": flops / seconds / 1e9,
+        "matmul_2048_gflop_per_second": matmul_flops_per_second(device, args.dtype) / 1e9,
+        **peak_memory_bytes(device),
+    }
+    for name, value in figures.items():
+        logger.info("%-30s %s", name, value)
+    if args.profile:
+        logger.info("%s", top_operators(model, batch, optimizer, args.dtype))
+    if args.output:
+        args.output.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

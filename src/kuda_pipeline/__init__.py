@@ -1,0 +1,4 @@
+"""kuda_pipeline
+"""
+
+__version__ = "0.1"

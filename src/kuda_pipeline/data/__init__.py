@@ -1,0 +1,1 @@
+"""Data library (no Kedro inside)."""

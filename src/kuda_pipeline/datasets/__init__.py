@@ -1,0 +1,7 @@
+"""Kedro datasets for the formats of this project (the only place, with nodes and hooks, that imports Kedro)."""
+
+from .mmsa_pickle_dataset import MMSAPickleDataset
+from .split_arrays_dataset import SplitArraysDataset
+from .torch_state_dataset import TorchStateDataset
+
+__all__ = ["MMSAPickleDataset", "SplitArraysDataset", "TorchStateDataset"]

@@ -1,0 +1,38 @@
+"""Versioned ``torch.save`` file of tensors and plain values, loaded with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import torch
+from kedro.io import AbstractVersionedDataset, DatasetError, Version
+
+
+class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
+    """A state dict (or a dict of them, with plain metadata) on disk; nothing executable is loaded."""
+
+    def __init__(self, filepath: str, version: Version | None = None, metadata: dict | None = None):
+        super().__init__(PurePosixPath(filepath), version, exists_function=lambda p: Path(p).exists())
+        self.metadata = metadata
+
+    def load(self) -> dict:
+        return torch.load(Path(self._get_load_path()), map_location="cpu", weights_only=True)
+
+    def save(self, data: dict) -> None:
+        path = Path(self._get_save_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            torch.save(data, handle)
+        os.replace(handle.name, path)
+
+    def _exists(self) -> bool:
+        try:
+            return Path(self._get_load_path()).is_file()
+        except DatasetError:  # no version saved yet
+            return False
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "version": self._version}

@@ -1,0 +1,1 @@
+"""Evaluation library (no Kedro inside)."""

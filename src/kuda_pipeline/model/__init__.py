@@ -1,0 +1,1 @@
+"""Model library (no Kedro inside)."""

@@ -1,0 +1,54 @@
+"""Knowledge-injection adapter (eq. 3), a stack of bottleneck Transformer blocks beside the encoder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from kuda_pipeline.model.config import AdapterConfig
+from kuda_pipeline.model.layers import EncoderLayer
+
+
+class AdapterBlock(nn.Module):
+    """y = LN(previous + h^l); y + Up(Encoder(Down(y))) with Down d -> d/2, feed-forward d/4, Up d/2 -> d.
+
+    Each block has its own LayerNorm (the public code shares one across the blocks).
+    """
+
+    def __init__(self, hidden_size: int, config: AdapterConfig) -> None:
+        super().__init__()
+        down_size = hidden_size // 2
+        self.norm = nn.LayerNorm(hidden_size)
+        self.down = nn.Linear(hidden_size, down_size)
+        self.layers = nn.ModuleList(
+            EncoderLayer(down_size, config.num_heads, hidden_size // 4, config.dropout, config.attention_dropout)
+            for _ in range(config.num_layers)
+        )
+        self.up = nn.Linear(down_size, hidden_size)
+
+    def forward(self, previous: torch.Tensor, injected: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """Two (B, L, d) inputs and the (B, L) valid mask -> (B, L, d)."""
+        x = self.norm(previous + injected)
+        hidden = self.down(x)  # (B, L, d/2)
+        for layer in self.layers:
+            hidden = layer(hidden, valid)
+        return x + self.up(hidden)
+
+
+class KnowledgeAdapter(nn.Module):
+    """Blocks reading the encoder's hidden states `injection_layers`: block 1 gets h^0 + h^{l_1},
+    block j the previous block's output + h^{l_j}. The last output is the knowledge representation H^k."""
+
+    def __init__(self, hidden_size: int, injection_layers: Sequence[int], config: AdapterConfig) -> None:
+        super().__init__()
+        self.injection_layers = tuple(injection_layers)
+        self.blocks = nn.ModuleList(AdapterBlock(hidden_size, config) for _ in self.injection_layers)
+
+    def forward(self, hidden_states: Sequence[torch.Tensor], valid: torch.Tensor) -> torch.Tensor:
+        """Hidden states h^0 ... h^N, each (B, L, d), and the (B, L) valid mask -> H^k (B, L, d)."""
+        x = hidden_states[0]
+        for layer, block in zip(self.injection_layers, self.blocks):
+            x = block(x, hidden_states[layer], valid)
+        return x

@@ -1,0 +1,247 @@
+"""Model configuration: frozen dataclasses validated on construction.
+
+Defaults follow the paper (Table 2, CH-SIMS column) and, where the paper is silent, the authors'
+public code. Choices that differ between the two are options (see `KudaConfig`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MODALITIES = ("t", "v", "a")
+TASK_LOSSES = ("mae", "mse")
+TEST_RATIOS = ("one", "skip")
+
+
+def _require_positive(owner: str, **values: int) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{owner}.{name} must be a positive integer, got {value!r}")
+
+
+def _require_probability(owner: str, **values: float) -> None:
+    for name, value in values.items():
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"{owner}.{name} must be in [0, 1), got {value!r}")
+
+
+@dataclass(frozen=True)
+class SequenceEncoderConfig:
+    """Vision/audio encoder (eq. 2): post-norm Transformer encoder layers with GELU (as the public code).
+
+    `attention_dropout` drops attention probabilities. The public code's `nn.TransformerEncoderLayer`
+    uses `dropout` there too; any value above 0 makes PyTorch materialise the L x L attention maps
+    (no fused kernel supports it), which costs about 10x in time and memory at the audio length 400.
+    """
+
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 8
+    ffn_size: int = 64
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require_positive(
+            "SequenceEncoderConfig",
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            ffn_size=self.ffn_size,
+        )
+        _require_probability("SequenceEncoderConfig", dropout=self.dropout, attention_dropout=self.attention_dropout)
+        if self.hidden_size % self.num_heads:
+            raise ValueError(
+                f"SequenceEncoderConfig.hidden_size={self.hidden_size} is not divisible by "
+                f"num_heads={self.num_heads}"
+            )
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """Knowledge-injection adapter (eq. 3) of one modality with hidden size d.
+
+    Each block: down-projection d -> d/2, `num_layers` Transformer encoder layers (`num_heads` heads,
+    feed-forward d/4), up-projection d/2 -> d, residual. `num_blocks`: for vision/audio, the blocks
+    read encoder layers 1..num_blocks (None: every encoder layer); for text, None or the number of
+    `KudaConfig.text_injection_layers`.
+    """
+
+    num_blocks: int | None = None
+    num_heads: int = 4
+    num_layers: int = 2
+    dropout: float = 0.1
+    attention_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.num_blocks is not None:
+            _require_positive("AdapterConfig", num_blocks=self.num_blocks)
+        _require_positive("AdapterConfig", num_heads=self.num_heads, num_layers=self.num_layers)
+        _require_probability("AdapterConfig", dropout=self.dropout, attention_dropout=self.attention_dropout)
+
+    def check_hidden_size(self, hidden_size: int, modality: str) -> None:
+        """Raise ValueError unless the adapter's sizes d/2, d/4, d/8 fit a modality of hidden size d."""
+        if hidden_size < 8 or (hidden_size // 2) % self.num_heads:
+            raise ValueError(
+                f"adapter of modality {modality!r}: down size {hidden_size // 2} (hidden size {hidden_size} / 2) "
+                f"must be divisible by num_heads={self.num_heads}, and the hidden size must be >= 8"
+            )
+
+
+@dataclass(frozen=True)
+class KudaConfig:
+    """The whole KuDA model.
+
+    Sizes of the data (`*_length`, `*_dim`) are read from the data by the caller. Options where the
+    paper and the public code differ (paper first, the default):
+    - `task_loss`: "mae" (paper, eq. 14) or "mse" (public code).
+    - `test_ratio`: "one" (paper: at test time r_m = 1, so eq. 10 reads
+      Z = LN(sum_m LN_m(Z_m + 1 * Z_m))) or "skip" (public code: outside training the ratio branch
+      is skipped and eq. 10 reads Z = LN(sum_m Z_m), with neither the r_m * Z_m term nor LN_m).
+    - `alpha`: CE-loss weight (paper Table 2: 0.01 for CH-SIMS; public code 0.1).
+    `use_sentiment_ratio=False` fixes r_m = 1 in training too (the "w/o SR" ablation).
+    `fusion_heads * fusion_head_dim` is the attention width inside the fusion (public code 8 * 64);
+    `dropout` is the dropout of the cross-modal transformers (public code 0.3; the self-attention and
+    feed-forward sub-layers of a block have none, as in the public code).
+    """
+
+    text_length: int
+    vision_length: int
+    vision_dim: int
+    audio_length: int
+    audio_dim: int
+    text_injection_layers: tuple[int, ...] = (3, 6, 9, 11)
+    vision_encoder: SequenceEncoderConfig = field(default_factory=SequenceEncoderConfig)
+    audio_encoder: SequenceEncoderConfig = field(default_factory=SequenceEncoderConfig)
+    text_adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    vision_adapter: AdapterConfig = field(default_factory=lambda: AdapterConfig(num_blocks=3))
+    audio_adapter: AdapterConfig = field(default_factory=lambda: AdapterConfig(num_blocks=3))
+    fusion_dim: int = 256
+    fusion_blocks: int = 3
+    fusion_heads: int = 8
+    fusion_head_dim: int = 64
+    fusion_ffn_size: int = 512
+    head_hidden_sizes: tuple[int, ...] = (64, 32)
+    dropout: float = 0.3
+    k: float = 0.1
+    alpha: float = 0.01
+    task_loss: str = "mae"
+    test_ratio: str = "one"
+    modalities: tuple[str, ...] = MODALITIES
+    use_sentiment_ratio: bool = True
+
+    def __post_init__(self) -> None:
+        _require_positive(
+            "KudaConfig",
+            text_length=self.text_length,
+            vision_length=self.vision_length,
+            vision_dim=self.vision_dim,
+            audio_length=self.audio_length,
+            audio_dim=self.audio_dim,
+            fusion_dim=self.fusion_dim,
+            fusion_blocks=self.fusion_blocks,
+            fusion_heads=self.fusion_heads,
+            fusion_head_dim=self.fusion_head_dim,
+            fusion_ffn_size=self.fusion_ffn_size,
+        )
+        _require_probability("KudaConfig", dropout=self.dropout)
+        self._check_injection_layers()
+        for size in self.head_hidden_sizes:
+            _require_positive("KudaConfig", head_hidden_sizes=size)
+        if self.k < 0 or self.alpha < 0:
+            raise ValueError(f"KudaConfig.k and KudaConfig.alpha must be >= 0, got k={self.k}, alpha={self.alpha}")
+        if self.task_loss not in TASK_LOSSES:
+            raise ValueError(f"KudaConfig.task_loss must be one of {TASK_LOSSES}, got {self.task_loss!r}")
+        if self.test_ratio not in TEST_RATIOS:
+            raise ValueError(f"KudaConfig.test_ratio must be one of {TEST_RATIOS}, got {self.test_ratio!r}")
+        if not self.modalities or len(set(self.modalities)) != len(self.modalities) or not set(
+            self.modalities
+        ) <= set(MODALITIES):
+            raise ValueError(
+                f"KudaConfig.modalities must be a non-empty subset of {MODALITIES} without repeats, "
+                f"got {self.modalities!r}"
+            )
+        for name in ("vision", "audio"):
+            encoder, adapter = getattr(self, f"{name}_encoder"), getattr(self, f"{name}_adapter")
+            adapter.check_hidden_size(encoder.hidden_size, name[0])
+            if adapter.num_blocks is not None and adapter.num_blocks > encoder.num_layers:
+                raise ValueError(
+                    f"KudaConfig.{name}_adapter.num_blocks={adapter.num_blocks} exceeds "
+                    f"{name}_encoder.num_layers={encoder.num_layers}"
+                )
+        blocks = self.text_adapter.num_blocks
+        if blocks is not None and blocks != len(self.text_injection_layers):
+            raise ValueError(
+                f"KudaConfig.text_adapter.num_blocks={blocks} differs from the number of "
+                f"text_injection_layers {self.text_injection_layers}"
+            )
+
+    def _check_injection_layers(self) -> None:
+        layers = self.text_injection_layers
+        if not layers or any(
+            not isinstance(layer, int) or isinstance(layer, bool) or layer < 1 for layer in layers
+        ) or any(a >= b for a, b in zip(layers, layers[1:])):
+            raise ValueError(
+                f"KudaConfig.text_injection_layers must be strictly increasing BERT layer indices >= 1, got {layers!r}"
+            )
+
+    def check_text_depth(self, num_hidden_layers: int) -> None:
+        """Raise ValueError unless every text injection layer exists in a text encoder of that depth."""
+        if self.text_injection_layers[-1] > num_hidden_layers:
+            raise ValueError(
+                f"KudaConfig.text_injection_layers={self.text_injection_layers} reach beyond the text encoder: "
+                f"the checkpoint has {num_hidden_layers} hidden layers, so each layer must be in 1..{num_hidden_layers}"
+            )
+
+    def injection_layers(self, modality: str) -> tuple[int, ...]:
+        """Indices of the hidden states (0 = embeddings) that the adapter blocks of `modality` read."""
+        if modality == "t":
+            return self.text_injection_layers
+        encoder, adapter = self.sequence_encoder(modality), self.adapter(modality)
+        return tuple(range(1, (adapter.num_blocks or encoder.num_layers) + 1))
+
+    def sequence_encoder(self, modality: str) -> SequenceEncoderConfig:
+        """Encoder config of the vision ("v") or audio ("a") modality."""
+        return {"v": self.vision_encoder, "a": self.audio_encoder}[modality]
+
+    def adapter(self, modality: str) -> AdapterConfig:
+        """Adapter config of `modality`."""
+        return {"t": self.text_adapter, "v": self.vision_adapter, "a": self.audio_adapter}[modality]
+
+    def sequence_shape(self, modality: str) -> tuple[int, int]:
+        """(length, feature size) of the vision ("v") or audio ("a") input."""
+        return {"v": (self.vision_length, self.vision_dim), "a": (self.audio_length, self.audio_dim)}[modality]
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any]) -> KudaConfig:
+        """Build from plain values as they come from YAML: nested dicts for nested configs, lists for tuples."""
+        return _from_mapping(cls, mapping, "KudaConfig")
+
+
+_NESTED = {
+    "vision_encoder": SequenceEncoderConfig,
+    "audio_encoder": SequenceEncoderConfig,
+    "text_adapter": AdapterConfig,
+    "vision_adapter": AdapterConfig,
+    "audio_adapter": AdapterConfig,
+}
+
+
+def _from_mapping(cls: type, mapping: Mapping[str, Any], path: str) -> Any:
+    if not isinstance(mapping, Mapping):
+        raise ValueError(f"{path} must be a mapping, got {type(mapping).__name__}: {mapping!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - known)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in {path}; allowed: {sorted(known)}")
+    values = {}
+    for name, value in mapping.items():
+        if name in _NESTED and cls is KudaConfig:
+            value = _from_mapping(_NESTED[name], value, f"{path}.{name}")
+        elif isinstance(value, list):
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)

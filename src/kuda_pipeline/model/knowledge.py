@@ -1,0 +1,80 @@
+"""Per-modality knowledge encoder (eqs. 1-5): encoder + knowledge-injection adapter + unimodal decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from kuda_pipeline.data.dataset import Batch
+from kuda_pipeline.model.adapter import KnowledgeAdapter
+from kuda_pipeline.model.config import MODALITIES, KudaConfig
+from kuda_pipeline.model.heads import UnimodalDecoder
+from kuda_pipeline.model.sequence_encoder import SequenceEncoder
+from kuda_pipeline.model.text_encoder import TextEncoder
+
+
+@dataclass
+class UnimodalOutput:
+    """One modality's representation H_m = [H_m^g; H_m^k] and unimodal sentiment prediction."""
+
+    representation: torch.Tensor  # (B, L_m, 2 d_m)
+    prediction: torch.Tensor  # (B,)
+    valid: torch.Tensor  # (B, L_m) bool, True = valid step
+
+
+def modality_input(batch: Batch, modality: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's input of `modality` and its (B, L_m) valid mask (text: the BERT attention mask)."""
+    if modality == "t":
+        return batch.text, batch.text[:, 1] != 0
+    if modality == "v":
+        return batch.vision, batch.vision_mask
+    if modality == "a":
+        return batch.audio, batch.audio_mask
+    raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
+
+
+class KnowledgeEncoder(nn.Module):
+    """Encoder (BERT for "t", `SequenceEncoder` for "v"/"a"), adapter and decoder of one modality.
+
+    H_m^g is the encoder's last hidden state, H_m^k the adapter's output (eq. 4); the decoder reads the
+    mean of H_m over the valid steps (eq. 5). For text, d_t is the BERT hidden size.
+    """
+
+    def __init__(self, config: KudaConfig, modality: str, text_encoder: PreTrainedModel | None = None) -> None:
+        super().__init__()
+        if modality not in MODALITIES:
+            raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
+        self.modality = modality
+        if modality == "t":
+            if text_encoder is None:
+                raise ValueError("modality 't' needs a text encoder, got text_encoder=None")
+            config.check_text_depth(text_encoder.config.num_hidden_layers)
+            self.encoder = TextEncoder(text_encoder)
+            config.text_adapter.check_hidden_size(self.encoder.hidden_size, modality)
+        else:
+            length, input_size = config.sequence_shape(modality)
+            self.encoder = SequenceEncoder(input_size, length, config.sequence_encoder(modality))
+        hidden_size = self.encoder.hidden_size
+        self.adapter = KnowledgeAdapter(hidden_size, config.injection_layers(modality), config.adapter(modality))
+        self.decoder = UnimodalDecoder(hidden_size)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.encoder.hidden_size
+
+    def forward(self, batch: Batch) -> UnimodalOutput:
+        inputs, valid = modality_input(batch, self.modality)
+        hidden_states = self.encoder(inputs, valid)
+        knowledge = self.adapter(hidden_states, valid)
+        representation = torch.cat([hidden_states[-1], knowledge], dim=-1)  # (B, L_m, 2 d_m)
+        return UnimodalOutput(representation, self.decoder(representation, valid), valid)
+
+
+class UnimodalKnowledgeModel(KnowledgeEncoder):
+    """Stage-1 model (knowledge-injection pretraining): one modality's `KnowledgeEncoder` trained alone.
+
+    Its state dict has exactly the keys of `KuDA.knowledge[modality]`, so `KuDA.load_knowledge` takes it.
+    """

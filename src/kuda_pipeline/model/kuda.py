@@ -1,0 +1,139 @@
+"""The KuDA model: knowledge encoders, dynamic attention fusion, output head, CE loss (eqs. 1-13)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel
+
+from kuda_pipeline.data.dataset import Batch
+from kuda_pipeline.model.config import KudaConfig
+from kuda_pipeline.model.fusion import DynamicAttentionFusion
+from kuda_pipeline.model.heads import RegressionMLP
+from kuda_pipeline.model.knowledge import KnowledgeEncoder
+from kuda_pipeline.model.losses import correlation_estimation_loss, sentiment_ratios
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class KudaOutput:
+    """Everything a forward pass gives; representations pooled over length (useful for t-SNE)."""
+
+    prediction: torch.Tensor  # (B,)
+    unimodal_predictions: dict[str, torch.Tensor]  # modality -> (B,)
+    ratios: dict[str, torch.Tensor] | None  # modality -> r_m (B,) used in eq. 10; None when skipped
+    ce_loss: torch.Tensor  # scalar, eq. 12 summed over modalities
+    fused: torch.Tensor  # (B, d_f), mean over length of X_N
+    projected: dict[str, torch.Tensor]  # modality -> (B, d_f), mean over length of Ĥ_m
+    attention: dict[str, torch.Tensor] | None  # modality -> (B, N blocks, L_f, L_f) when asked for
+
+
+@dataclass
+class LoadReport:
+    """What `KuDA.load_knowledge` took: keys as "<modality>.<key>"; skipped keys with both shapes."""
+
+    loaded: list[str]
+    skipped: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # key -> (checkpoint shape, model shape)
+
+
+def _listing(keys: list[str], limit: int = 20) -> str:
+    shown = ", ".join(keys[:limit])
+    return f"{len(keys)} [{shown}{', ...' if len(keys) > limit else ''}]"
+
+
+class KuDA(nn.Module):
+    """Knowledge encoders per modality (`knowledge`), dynamic attention fusion (`fusion`), output MLP (`head`).
+
+    Sentiment ratios (eq. 6) come from the unimodal predictions and `batch.label` in training mode (not
+    detached, as in the public code); outside training they follow `config.test_ratio`.
+    """
+
+    def __init__(self, config: KudaConfig, text_encoder: PreTrainedModel | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.knowledge_frozen = False
+        self.knowledge = nn.ModuleDict(
+            {m: KnowledgeEncoder(config, m, text_encoder if m == "t" else None) for m in config.modalities}
+        )
+        lengths = {"t": config.text_length, "v": config.vision_length, "a": config.audio_length}
+        shapes = {m: (lengths[m], 2 * encoder.hidden_size) for m, encoder in self.knowledge.items()}
+        self.fusion = DynamicAttentionFusion(config, shapes)
+        self.head = RegressionMLP(config.fusion_dim, config.head_hidden_sizes)
+
+    def forward(self, batch: Batch, return_attention: bool = False) -> KudaOutput:
+        unimodal = {m: encoder(batch) for m, encoder in self.knowledge.items()}
+        predictions = {m: output.prediction for m, output in unimodal.items()}
+        ratios = self._ratios(predictions, batch.label)
+        fusion = self.fusion(unimodal, ratios, return_attention)
+        fused = fusion.fused.mean(dim=1)  # (B, L_f, d_f) -> (B, d_f)
+        projected = {m: h.mean(dim=1) for m, h in fusion.projected.items()}  # each (B, d_f)
+        ce_loss = sum(correlation_estimation_loss(h, fused) for h in projected.values())
+        return KudaOutput(self.head(fused), predictions, ratios, ce_loss, fused, projected, fusion.attention)
+
+    def _ratios(self, predictions: dict[str, torch.Tensor], label: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        if self.training and self.config.use_sentiment_ratio:
+            return sentiment_ratios(predictions, label, self.config.k)
+        if not self.training and self.config.test_ratio == "skip":
+            return None
+        return {m: torch.ones_like(p) for m, p in predictions.items()}
+
+    def _frozen_parts(self) -> list[nn.Module]:
+        return [part for encoder in self.knowledge.values() for part in (encoder.adapter, encoder.decoder)]
+
+    def freeze_knowledge(self) -> KuDA:
+        """Freeze every adapter and decoder (stage 2): no gradients, and always in eval mode (no dropout)."""
+        for part in self._frozen_parts():
+            part.requires_grad_(False)
+            part.eval()
+        self.knowledge_frozen = True
+        return self
+
+    def train(self, mode: bool = True) -> KuDA:
+        super().train(mode)
+        if self.knowledge_frozen:
+            for part in self._frozen_parts():
+                part.eval()
+        return self
+
+    def knowledge_state_dict(self, modality: str) -> dict[str, torch.Tensor]:
+        """State dict of `knowledge[modality]` (the same keys as a `UnimodalKnowledgeModel`'s)."""
+        if modality not in self.knowledge:
+            raise ValueError(f"modality {modality!r} is not in the model; it has {list(self.knowledge)}")
+        return self.knowledge[modality].state_dict()
+
+    def load_knowledge(self, state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> LoadReport:
+        """Load stage-1 weights per modality; a tensor whose shape differs (e.g. the vision input projection
+        or position embedding when feature size or length differ) is skipped and reported.
+
+        Raises ValueError, before loading anything, for a modality not in the model or a key missing or unexpected.
+        """
+        absent = sorted(set(state_dicts) - set(self.knowledge))
+        if absent:
+            raise ValueError(f"knowledge given for modalities {absent} not in the model; it has {list(self.knowledge)}")
+        targets = {m: self.knowledge[m].state_dict() for m in state_dicts}
+        for m, state in state_dicts.items():
+            missing = sorted(set(targets[m]) - set(state))
+            unexpected = sorted(set(state) - set(targets[m]))
+            if missing or unexpected:
+                raise ValueError(
+                    f"knowledge state of modality {m!r} does not match the model: "
+                    f"missing {_listing(missing)}, unexpected {_listing(unexpected)}"
+                )
+        loaded, skipped = [], {}
+        for m, state in state_dicts.items():
+            compatible = {}
+            for key, value in state.items():
+                if value.shape == targets[m][key].shape:
+                    compatible[key] = value
+                    loaded.append(f"{m}.{key}")
+                else:
+                    skipped[f"{m}.{key}"] = (tuple(value.shape), tuple(targets[m][key].shape))
+            self.knowledge[m].load_state_dict(compatible, strict=False)
+        for key, (source, target) in skipped.items():
+            logger.info("knowledge %s not loaded: checkpoint shape %s, model shape %s", key, source, target)
+        return LoadReport(loaded, skipped)

@@ -1,0 +1,1 @@
+"""One folder per stage: thin nodes over the library, and the stage's pipeline template."""

@@ -1,0 +1,1 @@
+"""Training library (no Kedro inside)."""

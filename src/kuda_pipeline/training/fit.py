@@ -1,0 +1,194 @@
+"""`fit`: epochs of training and validation, best-epoch selection, resumable checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kuda_pipeline.training.checkpoint import load_state, save_state
+from kuda_pipeline.training.config import TrainConfig
+from kuda_pipeline.training.device import resolve_device, resolve_precision
+from kuda_pipeline.training.loop import EpochResult, MetricFn, StepFn, run_epoch
+from kuda_pipeline.training.schedule import build_warmup_cosine_schedule
+from kuda_pipeline.training.seeding import capture_rng_state, restore_rng_state, seed_everything
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "last.pt"
+
+OptimizerFactory = Callable[[nn.Module, TrainConfig], torch.optim.Optimizer]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The best epoch's weights (CPU copies), its 1-based number, one history row per epoch, the last epoch run."""
+
+    best_state_dict: dict[str, torch.Tensor]
+    best_epoch: int
+    history: list[dict[str, float]]
+    last_epoch: int
+
+
+@dataclass
+class _Progress:
+    """Everything about the run so far that a checkpoint must carry besides model/optimiser/scheduler."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_state_dict: dict[str, torch.Tensor] = field(default_factory=dict)
+    best_epoch: int = 0
+    best_value: float | None = None
+
+
+def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters (frozen ones, e.g. stage-2 adapters, are left out)."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if not parameters:
+        raise ValueError(f"{type(model).__name__} has no parameter with requires_grad=True: nothing to train")
+    return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay,
+                             betas=config.betas)
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable[Any],
+    valid_loader: Iterable[Any],
+    step_fn: StepFn,
+    metric_fn: MetricFn,
+    config: TrainConfig,
+    checkpoint_dir: Path | None = None,
+    optimizer_factory: OptimizerFactory | None = None,
+) -> FitResult:
+    """Train for `config.epochs` epochs, validating after each, and keep the best epoch's weights.
+
+    Seeds every RNG with `config.seed`; the schedule is linear warm-up then cosine decay over
+    `epochs * len(train_loader)` optimiser steps. The best epoch is the one with the best
+    `metric_fn(valid_result)[config.selection_metric]` (ties keep the earlier epoch, NaN never wins).
+    With `checkpoint_dir`, `<checkpoint_dir>/last.pt` is rewritten atomically after every epoch;
+    with `config.resume` and that file present, the run continues after its epoch exactly as if it
+    had not stopped. On return the model holds the LAST epoch's weights; load
+    `best_state_dict` for the best ones.
+    """
+    device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    seed_everything(config.seed)
+    model.to(device)
+    optimizer = (optimizer_factory or build_optimizer)(model, config)
+    total_steps = config.epochs * len(train_loader)
+    scheduler = build_warmup_cosine_schedule(optimizer, total_steps, config.warmup_fraction)
+    generators = _shuffling_generators(train_loader) + _shuffling_generators(valid_loader)
+    checkpoint_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
+
+    progress = _Progress()
+    if config.resume and checkpoint_path is not None and checkpoint_path.is_file():
+        progress = _restore(load_state(checkpoint_path), model, optimizer, scheduler, generators, total_steps)
+        logger.info("resuming from %s after epoch %d of %d", checkpoint_path, progress.epoch, config.epochs)
+
+    for epoch in range(progress.epoch + 1, config.epochs + 1):
+        label = f"epoch {epoch}/{config.epochs}"
+        learning_rate = optimizer.param_groups[0]["lr"]
+        train = run_epoch(model, train_loader, step_fn, optimizer, scheduler, device=device, precision=precision,
+                          description=f"{label} train", epoch=epoch, grad_clip=config.grad_clip)
+        valid = run_epoch(model, valid_loader, step_fn, device=device, precision=precision,
+                          description=f"{label} valid", epoch=epoch)
+        metrics = {name: float(value) for name, value in metric_fn(valid).items()}
+        value = _selection_value(metrics, config.selection_metric)
+        progress.epoch = epoch
+        progress.history.append(_history_row(epoch, train, valid, metrics, learning_rate))
+        if _improves(value, progress.best_value, config.selection_mode):
+            progress.best_value, progress.best_epoch = value, epoch
+            progress.best_state_dict = {name: tensor.detach().to("cpu", copy=True)
+                                        for name, tensor in model.state_dict().items()}
+        logger.info("%s: train_loss=%.4f valid_loss=%.4f %s=%.4f (best %.4f at epoch %d)", label, train.loss,
+                    valid.loss, config.selection_metric, value, progress.best_value, progress.best_epoch)
+        if checkpoint_path is not None:
+            save_state(checkpoint_path, _checkpoint(progress, model, optimizer, scheduler, generators, total_steps))
+
+    return FitResult(best_state_dict=progress.best_state_dict, best_epoch=progress.best_epoch,
+                     history=progress.history, last_epoch=progress.epoch)
+
+
+def _shuffling_generators(loader: Any) -> list[torch.Generator]:
+    """The explicit torch generators a DataLoader draws from (its own and its sampler's), without repeats."""
+    sampler = getattr(loader, "sampler", None)
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    candidates = (getattr(loader, "generator", None), getattr(sampler, "generator", None),
+                  getattr(getattr(batch_sampler, "sampler", None), "generator", None))
+    generators: list[torch.Generator] = []
+    for candidate in candidates:
+        if isinstance(candidate, torch.Generator) and all(candidate is not known for known in generators):
+            generators.append(candidate)
+    return generators
+
+
+def _selection_value(metrics: Mapping[str, float], name: str) -> float:
+    if name not in metrics:
+        raise ValueError(f"selection_metric={name!r} is not among the validation metrics {sorted(metrics)}")
+    return metrics[name]
+
+
+def _improves(value: float, best: float | None, mode: str) -> bool:
+    if best is None:
+        return True
+    if math.isnan(value):
+        return False
+    if math.isnan(best):
+        return True
+    return value < best if mode == "min" else value > best
+
+
+def _history_row(epoch: int, train: EpochResult, valid: EpochResult, metrics: Mapping[str, float],
+                 learning_rate: float) -> dict[str, float]:
+    """epoch, train/valid loss, the learning rate at the epoch's first step, train_<part>, valid_<metric>."""
+    row: dict[str, float] = {"epoch": epoch, "train_loss": train.loss, "valid_loss": valid.loss,
+                             "learning_rate": learning_rate}
+    prefixed = [(f"train_{name}", value) for name, value in train.parts.items()]
+    prefixed += [(f"valid_{name}", value) for name, value in metrics.items()]
+    for key, value in prefixed:
+        if key in row:
+            raise ValueError(f"history column {key!r} would be written twice: rename that loss part or metric")
+        row[key] = float(value)
+    return row
+
+
+def _checkpoint(progress: _Progress, model: nn.Module, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler, generators: list[torch.Generator],
+                total_steps: int) -> dict[str, Any]:
+    return {
+        "epoch": progress.epoch,
+        "total_steps": total_steps,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "history": progress.history,
+        "best_state_dict": progress.best_state_dict,
+        "best_epoch": progress.best_epoch,
+        "best_value": progress.best_value,
+        "rng": capture_rng_state(generators),
+    }
+
+
+def _restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
+             scheduler: torch.optim.lr_scheduler.LRScheduler, generators: list[torch.Generator],
+             total_steps: int) -> _Progress:
+    if checkpoint["total_steps"] != total_steps:
+        raise ValueError(
+            f"the checkpoint was written for {checkpoint['total_steps']} optimiser steps but this run has "
+            f"{total_steps} (epochs x batches per epoch changed): resume needs the same set-up, or resume=False"
+        )
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    restore_rng_state(checkpoint["rng"], generators)
+    return _Progress(epoch=checkpoint["epoch"], history=checkpoint["history"],
+                     best_state_dict=checkpoint["best_state_dict"], best_epoch=checkpoint["best_epoch"],
+                     best_value=checkpoint["best_value"])

@@ -1,0 +1,1 @@
+"""Translation library (no Kedro inside)."""

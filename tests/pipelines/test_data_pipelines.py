@@ -1,0 +1,83 @@
+"""Synthesis → ingestion → label statistics on an in-memory catalog, as the registry wires them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
+from kedro.runner import SequentialRunner
+from matplotlib.figure import Figure
+
+from kuda_pipeline.pipeline_registry import register_pipelines
+from kuda_pipeline.pipelines import ingestion, label_statistics, synthesis
+
+
+TINY_SIMS = dict(
+    n_train=24, n_valid=8, n_test=8, text_length=16, vision_length=6, vision_dim=7,
+    audio_length=9, audio_dim=5, language="zh", label_range=(-1.0, 1.0), unimodal_labels=True, seed=3,
+)
+PARAMETERS = {
+    "params:demo.synthesis": TINY_SIMS,
+    "params:demo.text_encoder": "embedded",
+    "params:demo.ingestion": {"source": "demo/unaligned_39.pkl", "label_range": [-1.0, 1.0]},
+    "params:demo.label_statistics": {"dataset": "demo", "tolerance": 0.0, "neutral_band": 0.1},
+}
+
+
+def _run(pipeline: Pipeline, datasets: dict) -> DataCatalog:
+    catalog = DataCatalog({name: MemoryDataset(value) for name, value in datasets.items()})
+    SequentialRunner().run(pipeline, catalog)
+    return catalog
+
+
+def test_synthesis_ingestion_and_statistics_run_in_one_namespace():
+    data_stages = synthesis.create_pipeline(with_english_rendering=True) + ingestion.create_pipeline()
+    catalog = _run(Pipeline(data_stages, namespace="demo"), PARAMETERS)
+
+    splits = catalog.load("demo.split_arrays")
+    assert [len(splits[s]["label"]) for s in ("train", "valid", "test")] == [24, 8, 8]
+    assert splits["train"]["vision"].shape == (24, 6, 7)
+    assert splits["train"]["text_bert"].dtype == np.int64
+    samples = catalog.load("demo.samples")
+    assert set(samples["split"]) == {"train", "valid", "test"}
+    assert {"label_T", "label_V", "label_A"} <= set(samples.columns)
+    assert catalog.load("demo.ingestion_report")["splits"]["train"]["count"] == 24
+    rendering = catalog.load("demo.english_rendering")
+    assert set(rendering["id"]) == set(samples["id"])
+
+    statistics = _run(
+        Pipeline(label_statistics.create_pipeline(), namespace="demo"), {**PARAMETERS, "demo.samples": samples}
+    )
+    stats = statistics.load("demo.label_statistics")
+    assert list(stats["split"]) == ["train", "valid", "test", "all"]
+    assert stats.set_index("split").loc["all", "n_samples"] == 40
+    assert isinstance(statistics.load("demo.dominance_figure"), Figure)
+
+
+def test_statistics_of_a_dataset_without_unimodal_labels_are_skipped_with_a_log(caplog):
+    samples = pd.DataFrame({"id": ["a", "b"], "split": ["train", "test"], "label": [0.5, -1.0]})
+    catalog = _run(
+        Pipeline(label_statistics.create_pipeline(), namespace="demo"),
+        {"demo.samples": samples, "params:demo.label_statistics": PARAMETERS["params:demo.label_statistics"]},
+    )
+    assert catalog.load("demo.label_statistics").empty
+    assert "no unimodal labels" in caplog.text
+
+
+def test_registry_builds_one_namespace_per_dataset():
+    pipelines = register_pipelines()
+    full_namespaces = {node.namespace for node in pipelines["full"].nodes}
+    assert full_namespaces == {"synthetic_sims", "synthetic_mosi"}
+    paper_namespaces = {node.namespace for node in pipelines["paper"].nodes}
+    assert paper_namespaces == {"sims", "simsv2", "mosi", "mosei"}
+    assert "synthetic_sims.english_rendering" in pipelines["full"].outputs()
+
+
+@pytest.mark.parametrize("bad", [{"label_range": [1.0, -1.0]}])
+def test_bad_ingestion_parameters_are_refused_before_the_run(bad):
+    from kuda_pipeline.parameters import validate_parameters
+
+    with pytest.raises(ValueError, match=r"synthetic_sims\.ingestion: label_range"):
+        validate_parameters({"synthetic_sims": {"ingestion": {"source": "x", **bad}}})

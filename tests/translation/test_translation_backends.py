@@ -1,0 +1,131 @@
+import hashlib
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+
+from kuda_pipeline.translation.backends import PrecomputedTranslator, Seq2SeqTranslator, Translator
+
+WORDS = "我 你 他 很 好 不 喜欢 这个 电影 音乐 开心 难过 今天 天气".split() + "i you like the movie happy sad".split()
+TEXTS = [
+    "我 很 好", "今天 天气 很 好 不", "你 不 喜欢 这个 电影", "他 很 开心", "音乐",
+    "我 今天 很 难过", "这个 音乐 不 好", "天气 好", "你 好", "他 不 喜欢 音乐",
+]
+
+
+def build_tiny_marian(directory):
+    """A word-level tokenizer and a random 1-layer MarianMT model (d_model 16) saved in ``directory``."""
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{word: index + 3 for index, word in enumerate(WORDS)}}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=32
+    )
+    config = MarianConfig(
+        vocab_size=len(vocab), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, init_std=1.0,  # large weights: varied outputs
+    )
+    torch.manual_seed(0)
+    MarianMTModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_torch_thread():
+    """One thread: the tiny model runs in milliseconds, and thread contention on a shared CPU costs seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny_marian(tmp_path_factory.mktemp("models") / "tiny_marian")
+
+
+def _count_generate_calls(translator):
+    calls = []
+    generate = translator.model.generate
+
+    def counting_generate(**kwargs):
+        calls.append(kwargs["input_ids"].shape)
+        return generate(**kwargs)
+
+    translator.model.generate = counting_generate
+    return calls
+
+
+def test_batches_give_the_same_greedy_translations(model_dir):
+    batched = Seq2SeqTranslator(model_dir, batch_size=4, max_new_tokens=6)
+    calls = _count_generate_calls(batched)
+
+    translations = batched.translate(TEXTS)
+    whole = Seq2SeqTranslator(model_dir, batch_size=10, max_new_tokens=6).translate(TEXTS)
+
+    assert [shape[0] for shape in calls] == [4, 4, 2]
+    assert len(translations) == 10 and all(isinstance(text, str) for text in translations)
+    assert translations == whole
+    assert len(set(translations)) > 3  # the random model's output depends on its input
+
+
+def test_identity_and_protocol(model_dir):
+    translator = Seq2SeqTranslator(model_dir, max_new_tokens=4)
+    config_hash = hashlib.sha256((model_dir / "config.json").read_bytes()).hexdigest()[:12]
+
+    assert isinstance(translator, Translator)
+    assert translator.name == "seq2seq"
+    assert translator.model_identity == f"tiny_marian-{config_hash}"
+    assert translator.generate_kwargs == {"max_new_tokens": 4, "num_beams": 1}
+
+
+def test_missing_incomplete_or_invalid_model_directory(tmp_path, model_dir):
+    with pytest.raises(FileNotFoundError, match=f"no seq2seq model directory at {tmp_path / 'absent'}"):
+        Seq2SeqTranslator(tmp_path / "absent")
+    incomplete = tmp_path / "config_only"
+    incomplete.mkdir()
+    shutil.copy(model_dir / "config.json", incomplete)
+    with pytest.raises(FileNotFoundError, match=rf"incomplete seq2seq model directory {incomplete}: no weights .*, no"):
+        Seq2SeqTranslator(incomplete)
+    invalid = shutil.copytree(model_dir, tmp_path / "invalid")
+    (invalid / "config.json").write_text('{"model_type": "no_such_model"}')
+    with pytest.raises(FileNotFoundError, match=f"cannot load a seq2seq model and tokenizer from {invalid}: "):
+        Seq2SeqTranslator(invalid)
+
+
+def test_bad_settings_and_empty_texts(model_dir):
+    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+        Seq2SeqTranslator(model_dir, batch_size=0)
+    translator = Seq2SeqTranslator(model_dir, max_new_tokens=4)
+    blank_message = r"2 empty or blank source text\(s\) cannot be translated, at ids \['b', 'c'\]"
+    with pytest.raises(ValueError, match=blank_message):
+        translator.translate(["我 很 好", "", "  \t"], ids=["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"at positions \[1\]"):
+        translator.translate(["我 很 好", " "])
+    with pytest.raises(ValueError, match="1 ids given for 2 texts"):
+        translator.translate(["我", "你"], ids=["a"])
+
+
+def test_precomputed_lookup():
+    table = pd.DataFrame({"id": ["a", "b", "c"], "text_en": ["good", "bad", "  "]})
+    translator = PrecomputedTranslator(table)
+
+    assert translator.translate_ids(["c", "a", "z", "b"]) == ({"a": "good", "b": "bad"}, ["c", "z"])
+    assert translator.name == "precomputed"
+    assert translator.model_identity.startswith("precomputed-")
+    edited = PrecomputedTranslator(table.assign(text_en=["good", "awful", "  "]))
+    assert edited.model_identity != translator.model_identity
+    assert PrecomputedTranslator(table.iloc[::-1]).model_identity == translator.model_identity
+
+
+def test_precomputed_table_errors():
+    with pytest.raises(ValueError, match=r"lack column\(s\) \['text_en'\]"):
+        PrecomputedTranslator(pd.DataFrame({"id": ["a"], "text": ["x"]}))
+    with pytest.raises(ValueError, match=r"list 1 id\(s\) twice, e.g. \['a'\]"):
+        PrecomputedTranslator(pd.DataFrame({"id": ["a", "a"], "text_en": ["x", "y"]}))
