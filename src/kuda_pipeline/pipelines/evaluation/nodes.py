@@ -1,0 +1,23 @@
+"""Nodes of the evaluation stage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from kuda_pipeline.evaluation.metrics import compute_metrics
+from kuda_pipeline.pipelines._common import text_encoder_directory
+from kuda_pipeline.training.stages import predict_split, restore_kuda
+
+
+def evaluate_fusion_model(
+    fusion_model: dict, split_arrays: dict, text_encoder: str, model: dict, evaluation: dict
+) -> tuple[pd.DataFrame, dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Test predictions of the selected model; its metrics beside predicting the training mean; the finite ones."""
+    kuda = restore_kuda(fusion_model, text_encoder_directory(text_encoder))
+    test = split_arrays[evaluation["split"]]
+    predictions, metrics = predict_split(kuda, test, model["scheme"], evaluation["batch_size"], evaluation["device"])
+    train_mean = np.full(len(test["label"]), float(np.mean(split_arrays["train"]["label"])))
+    baseline = compute_metrics(train_mean, np.asarray(test["label"]), model["scheme"])
+    finite = {f"test.{name}": {"value": value, "step": 0} for name, value in metrics.items() if np.isfinite(value)}
+    return predictions, {"kuda": metrics, "train_mean_baseline": baseline}, finite

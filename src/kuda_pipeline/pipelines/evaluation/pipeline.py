@@ -1,0 +1,16 @@
+"""Evaluation template: ``fusion_model`` + ``split_arrays`` → ``test_predictions``, ``test_metrics``."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import evaluate_fusion_model
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline([
+        Node(
+            evaluate_fusion_model,
+            inputs=["fusion_model", "split_arrays", "params:text_encoder", "params:model", "params:evaluation"],
+            outputs=["test_predictions", "test_metrics", "test_metrics_tracked"],
+            name="evaluate_fusion_model",
+        )
+    ])

@@ -1,0 +1,37 @@
+"""Nodes of stage 2 (dynamic attention fusion)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_directory
+from kuda_pipeline.training.config import TrainConfig
+from kuda_pipeline.training.stages import load_report_summary, train_fusion
+
+
+def train_fusion_model(
+    split_arrays: dict,
+    knowledge_t: dict,
+    knowledge_v: dict,
+    knowledge_a: dict,
+    text_encoder: str,
+    model: dict,
+    fusion_training: dict,
+) -> tuple[dict, dict[str, Any], dict[str, list]]:
+    """KuDA on the multimodal task, stage-1 knowledge loaded and frozen: selected weights, summary, curves."""
+    result, report = train_fusion(
+        split_arrays,
+        {"t": knowledge_t, "v": knowledge_v, "a": knowledge_a},
+        model["architecture"],
+        text_encoder_directory(text_encoder),
+        TrainConfig.from_dict(fusion_training["train"]),
+        scheme=model["scheme"],
+        checkpoint_dir=optional_path(fusion_training.get("checkpoint_dir")),
+    )
+    summary = {
+        "best_epoch": result.best_epoch,
+        "valid": result.valid_metrics,
+        "history": result.history,
+        "knowledge_loading": load_report_summary(report),
+    }
+    return result.state, summary, metric_series(result.history)

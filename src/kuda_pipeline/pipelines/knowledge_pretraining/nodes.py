@@ -1,0 +1,29 @@
+"""Nodes of stage 1 (knowledge-injection pretraining)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_directory
+from kuda_pipeline.training.config import TrainConfig
+from kuda_pipeline.training.stages import pretrain_knowledge
+
+
+def pretrain_modality_knowledge(
+    knowledge_arrays: dict, text_encoder: str, model: dict, knowledge_pretraining: dict, modality: str
+) -> tuple[dict, dict[str, Any], dict[str, list]]:
+    """Encoder + adapter + decoder of ``modality`` on the knowledge source's unimodal labels; summary; curves."""
+    settings = knowledge_pretraining[modality]
+    checkpoint_dir = optional_path(knowledge_pretraining.get("checkpoint_dir"))
+    result = pretrain_knowledge(
+        modality,
+        knowledge_arrays,
+        model["architecture"],
+        text_encoder_directory(text_encoder),
+        TrainConfig.from_dict(settings["train"]),
+        scheme=model["scheme"],
+        loss=settings["loss"],
+        checkpoint_dir=checkpoint_dir / modality if checkpoint_dir else None,
+    )
+    summary = {"best_epoch": result.best_epoch, "valid": result.valid_metrics, "history": result.history}
+    return result.state, summary, metric_series(result.history)

@@ -1,0 +1,108 @@
+"""Stage 1 → stage 2 → evaluation, and the cross-dataset transfer, on in-memory catalogs with a tiny random BERT."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
+from kedro.runner import SequentialRunner
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir
+from kuda_pipeline.pipelines import (
+    evaluation,
+    fusion_training,
+    ingestion,
+    knowledge_pretraining,
+    synthesis,
+    translation,
+)
+
+SHAPES = dict(n_train=16, n_valid=8, n_test=8, audio_length=7, audio_dim=4, seed=5)
+SOURCE = dict(SHAPES, language="zh", text_length=16, vision_length=5, vision_dim=6,
+              label_range=(-1.0, 1.0), unimodal_labels=True)
+TARGET = dict(SHAPES, language="en", text_length=18, vision_length=6, vision_dim=3,
+              label_range=(-3.0, 3.0), unimodal_labels=False)
+SEQUENCE = {"hidden_size": 8, "num_layers": 2, "num_heads": 2, "ffn_size": 8, "dropout": 0.1}
+ADAPTER = {"num_blocks": 2, "num_heads": 2, "num_layers": 1, "dropout": 0.1}
+ARCHITECTURE = dict(
+    text_injection_layers=[1, 2], vision_encoder=SEQUENCE, audio_encoder=SEQUENCE, vision_adapter=ADAPTER,
+    audio_adapter=ADAPTER, fusion_dim=16, fusion_blocks=1, fusion_heads=2, fusion_head_dim=8,
+    fusion_ffn_size=16, head_hidden_sizes=[8], dropout=0.1,
+)
+TRAIN = {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu", "seed": 0}
+STAGE1 = {"checkpoint_dir": None, **{m: {"loss": "mse", "train": TRAIN} for m in "tva"}}
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_dir(tmp_path_factory):
+    """A random 2-layer BERT beside the embedded tokenizer (whose ids the synthetic text carries)."""
+    directory = tmp_path_factory.mktemp("tiny_bert")
+    config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(directory)
+    AutoTokenizer.from_pretrained(embedded_text_encoder_dir(), local_files_only=True).save_pretrained(directory)
+    return str(directory)
+
+
+def _parameters(namespace: str, spec: dict, scheme: str, text_encoder: str, label_range) -> dict:
+    values = {
+        "synthesis": spec,
+        "text_encoder": text_encoder,
+        "ingestion": {"source": f"{namespace}.pkl", "label_range": list(label_range)},
+        "model": {"scheme": scheme, "architecture": ARCHITECTURE},
+        "knowledge_pretraining": STAGE1,
+        "fusion_training": {"checkpoint_dir": None, "train": TRAIN},
+        "evaluation": {"split": "test", "batch_size": 8, "device": "cpu"},
+        "translation": {"backend": "precomputed", "fallback": None},
+    }
+    return {f"params:{namespace}.{key}": value for key, value in values.items()}
+
+
+def _run(pipeline: Pipeline, datasets: dict) -> dict:
+    catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in datasets.items()})
+    outputs = SequentialRunner().run(pipeline, catalog)
+    return {name: dataset.load() for name, dataset in outputs.items()}
+
+
+@pytest.mark.slow
+def test_stage1_stage2_and_evaluation_on_a_dataset_with_unimodal_labels(tiny_bert_dir):
+    stages = (synthesis.create_pipeline(with_english_rendering=True) + ingestion.create_pipeline()
+              + Pipeline(knowledge_pretraining.create_pipeline(), inputs={"knowledge_arrays": "split_arrays"})
+              + fusion_training.create_pipeline() + evaluation.create_pipeline())
+    outputs = _run(Pipeline(stages, namespace="src"),
+                   _parameters("src", SOURCE, "sims", tiny_bert_dir, (-1.0, 1.0)))
+
+    metrics = outputs["src.test_metrics"]
+    assert set(metrics["kuda"]) == {"Acc2", "Acc3", "Acc5", "F1", "MAE", "Corr"}
+    assert np.isnan(metrics["train_mean_baseline"]["Corr"])
+    predictions = outputs["src.test_predictions"]
+    assert len(predictions) == 8
+    assert {"id", "label", "prediction", "pred_t", "pred_v", "pred_a"} <= set(predictions.columns)
+    summary = outputs["src.fusion_training_summary"]
+    assert summary["knowledge_loading"]["skipped"] == {}
+    assert summary["knowledge_loading"]["loaded"] > 0
+    assert [row["epoch"] for row in summary["history"]] == [1]
+
+
+@pytest.mark.slow
+def test_knowledge_transfer_from_a_translated_source(tiny_bert_dir):
+    source = Pipeline(synthesis.create_pipeline(with_english_rendering=True) + ingestion.create_pipeline()
+                      + translation.create_translation_pipeline(), namespace="src")
+    target = Pipeline(
+        synthesis.create_pipeline() + ingestion.create_pipeline() + translation.create_assembly_pipeline()
+        + knowledge_pretraining.create_pipeline() + fusion_training.create_pipeline() + evaluation.create_pipeline(),
+        namespace="tgt",
+        inputs={"source_arrays": "src.split_arrays", "source_translations": "src.translations_en"},
+    )
+    datasets = {**_parameters("src", SOURCE, "sims", tiny_bert_dir, (-1.0, 1.0)),
+                **_parameters("tgt", TARGET, "mosi", tiny_bert_dir, (-3.0, 3.0)),
+                "src.translations_en_cache": None}
+    outputs = _run(source + target, datasets)
+
+    metrics = outputs["tgt.test_metrics"]["kuda"]
+    assert {"Acc7", "Acc2_has0", "Acc2_non0", "F1_non0", "MAE", "Corr"} <= set(metrics)
+    skipped = outputs["tgt.fusion_training_summary"]["knowledge_loading"]["skipped"]
+    assert any(key.startswith("v.") for key in skipped), "vision input sizes differ (6 vs 3): its projection is skipped"
+    assert not any(key.startswith("t.") for key in skipped), "text transfers whole"
