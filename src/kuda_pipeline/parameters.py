@@ -6,6 +6,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kuda_pipeline.data.synthetic import SyntheticSpec
+from kuda_pipeline.evaluation.metrics import METRIC_FUNCTIONS
+from kuda_pipeline.model.config import KudaConfig
+from kuda_pipeline.training.config import TrainConfig
+
+# Stand-ins for the sizes read from the data at run time, so the rest of the architecture is checked up front.
+_DATA_SHAPE_STAND_INS = dict(text_length=1, vision_length=1, vision_dim=1, audio_length=1, audio_dim=1)
 
 
 def _validate_label_range(section: Mapping[str, Any]) -> None:
@@ -20,10 +26,29 @@ def _validate_label_statistics(section: Mapping[str, Any]) -> None:
             raise ValueError(f"{key} must be >= 0, got {section[key]}")
 
 
+def _validate_scheme(scheme: str) -> None:
+    if scheme not in METRIC_FUNCTIONS:
+        raise ValueError(f"scheme must be one of {sorted(METRIC_FUNCTIONS)}, got {scheme!r}")
+
+
+def _validate_model(section: Mapping[str, Any]) -> None:
+    _validate_scheme(section["scheme"])
+    KudaConfig.from_dict({**section["architecture"], **_DATA_SHAPE_STAND_INS})
+
+
+def _validate_knowledge_pretraining(section: Mapping[str, Any]) -> None:
+    _validate_scheme(section["scheme"])
+    for modality in ("t", "v", "a"):
+        TrainConfig.from_dict(section[modality]["train"])
+
+
 VALIDATORS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
     "synthesis": lambda section: SyntheticSpec(**section),
     "ingestion": _validate_label_range,
     "label_statistics": _validate_label_statistics,
+    "model": _validate_model,
+    "knowledge_pretraining": _validate_knowledge_pretraining,
+    "fusion_training": lambda section: TrainConfig.from_dict(section["train"]),
 }
 
 

@@ -84,3 +84,19 @@ def test_bad_ingestion_parameters_are_refused_before_the_run(bad):
 
     with pytest.raises(ValueError, match=r"synthetic_sims\.ingestion: label_range"):
         validate_parameters({"synthetic_sims": {"ingestion": {"source": "x", **bad}}})
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "message"),
+    [
+        ("model", {"scheme": "sims", "architecture": {"fusion_heads": 0}}, r"synthetic_sims\.model: .*fusion_heads"),
+        ("model", {"scheme": "imdb", "architecture": {}}, r"scheme must be one of \['mosi', 'sims'\]"),
+        ("fusion_training", {"train": {"epochs": 0, "batch_size": 8, "learning_rate": 1e-3}}, r"epochs"),
+        ("synthesis", {"language": "fr"}, r"synthetic_sims\.synthesis: .*language"),
+    ],
+)
+def test_bad_model_and_training_parameters_name_the_section(section, value, message):
+    from kuda_pipeline.parameters import validate_parameters
+
+    with pytest.raises(ValueError, match=message):
+        validate_parameters({"synthetic_sims": {section: value}})

@@ -32,7 +32,7 @@ ARCHITECTURE = dict(
     fusion_ffn_size=16, head_hidden_sizes=[8], dropout=0.1,
 )
 TRAIN = {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu", "seed": 0}
-STAGE1 = {"checkpoint_dir": None, **{m: {"loss": "mse", "train": TRAIN} for m in "tva"}}
+STAGE1 = {"scheme": "sims", "checkpoint_dir": None, **{m: {"loss": "mse", "train": TRAIN} for m in "tva"}}
 
 
 @pytest.fixture(scope="module")

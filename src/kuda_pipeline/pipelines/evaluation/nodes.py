@@ -7,6 +7,7 @@ import pandas as pd
 
 from kuda_pipeline.evaluation.metrics import compute_metrics
 from kuda_pipeline.pipelines._common import text_encoder_directory
+from kuda_pipeline.serving import KudaPyfuncModel, build_pyfunc_model
 from kuda_pipeline.training.stages import predict_split, restore_kuda
 
 
@@ -21,3 +22,8 @@ def evaluate_fusion_model(
     baseline = compute_metrics(train_mean, np.asarray(test["label"]), model["scheme"])
     finite = {f"test.{name}": {"value": value, "step": 0} for name, value in metrics.items() if np.isfinite(value)}
     return predictions, {"kuda": metrics, "train_mean_baseline": baseline}, finite
+
+
+def package_serving_model(fusion_model: dict, text_encoder: str, model: dict) -> KudaPyfuncModel:
+    """The selected stage-2 model as a self-contained MLflow pyfunc model (MMSA-format inputs)."""
+    return build_pyfunc_model(fusion_model, text_encoder_directory(text_encoder), model["scheme"])

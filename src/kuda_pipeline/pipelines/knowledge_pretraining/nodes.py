@@ -21,7 +21,7 @@ def pretrain_modality_knowledge(
         model["architecture"],
         text_encoder_directory(text_encoder),
         TrainConfig.from_dict(settings["train"]),
-        scheme=model["scheme"],
+        scheme=knowledge_pretraining["scheme"],
         loss=settings["loss"],
         checkpoint_dir=checkpoint_dir / modality if checkpoint_dir else None,
     )

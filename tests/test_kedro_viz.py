@@ -1,0 +1,184 @@
+"""kedro-viz: the static site of a throw-away copy of the project, its API JSON and its rendering in Chromium."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from kuda_pipeline.pipeline_registry import KNOWLEDGE_SOURCES, PAPER_DATASETS, SYNTHETIC_DATASETS, register_pipelines
+from test_kedro_session import copy_project
+
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
+SMALL_SPLITS = {"n_train": 32, "n_valid": 12, "n_test": 12}
+WINDOW = (1400, 900)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def small_corpus_params() -> dict:
+    """Runtime params for 32/12/12-sample synthetic corpora.
+
+    Nested, not dotted: ``KedroSession.create`` merges ``runtime_params`` as given, so a key such as
+    ``"synthetic_sims.synthesis.n_train"`` would be a new top-level parameter (only the CLI's
+    ``--params`` splits dotted keys).
+    """
+    return {namespace: {"synthesis": dict(SMALL_SPLITS)} for namespace in SYNTHETIC_DATASETS}
+
+
+def run_in_session(project: Path, pipeline_names: list[str], runtime_params: dict) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=runtime_params) as session:
+        session.run(pipeline_names=pipeline_names)
+
+
+def kedro_command(project: Path, *arguments: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", *arguments], cwd=project, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, f"kedro {' '.join(arguments)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def viz_site(tmp_path_factory) -> Iterator[Path]:
+    """``kedro viz build --include-previews`` after a run of the label-statistics stages (so that previews exist)."""
+    project = copy_project(tmp_path_factory.mktemp("viz") / "project")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+        run_in_session(project, ["synthesis", "ingestion", "label_statistics"], small_corpus_params())
+        kedro_command(project, "viz", "build", "--include-previews")
+        yield project / "build"
+
+
+def read_api(site: Path, *parts: str) -> dict:
+    return json.loads(site.joinpath("api", *parts).read_text())
+
+
+def node_details(site: Path, dataset: str) -> dict:
+    node_id = next(node["id"] for node in read_api(site, "main")["nodes"] if node["name"] == dataset)
+    return read_api(site, "nodes", node_id)
+
+
+@pytest.mark.slow
+def test_viz_build_lists_every_registered_pipeline(viz_site):
+    registered = set(register_pipelines())
+
+    listed = [pipeline["id"] for pipeline in read_api(viz_site, "main")["pipelines"]]
+
+    assert sorted(listed) == sorted(registered)
+    for pipeline_id in registered:
+        assert read_api(viz_site, "pipelines", pipeline_id)["selected_pipeline"] == pipeline_id
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("pipeline_id", "namespaces"),
+    [
+        ("full", set(SYNTHETIC_DATASETS)),
+        ("paper", set(PAPER_DATASETS)),
+        ("synthetic_sims", {"synthetic_sims"}),
+        ("synthetic_mosi", {"synthetic_mosi", KNOWLEDGE_SOURCES["synthetic_mosi"]}),
+        ("evaluation", set(SYNTHETIC_DATASETS)),
+    ],
+)
+def test_viz_build_groups_every_node_in_its_dataset_namespace(viz_site, pipeline_id, namespaces):
+    page = read_api(viz_site, "pipelines", pipeline_id)
+    tasks = [node for node in page["nodes"] if node["type"] == "task"]
+
+    assert set(page["modular_pipelines"]) == {"__root__", *namespaces}
+    assert tasks
+    for task in tasks:
+        namespace = task["full_name"].split(".")[0]
+        assert task["modular_pipelines"] == [namespace], task["full_name"]
+        assert namespace in namespaces
+
+
+@pytest.mark.slow
+def test_viz_build_includes_table_and_figure_previews(viz_site):
+    table = node_details(viz_site, "synthetic_sims.label_statistics")
+    figure = node_details(viz_site, "synthetic_sims.dominance_figure")
+
+    assert table["preview_type"] == "TablePreview"
+    columns = table["preview"]["columns"]
+    rows = [dict(zip(columns, row, strict=True)) for row in table["preview"]["data"]]
+    assert [(row["split"], row["n_samples"]) for row in rows] == [("train", 32), ("valid", 12), ("test", 12), ("all", 56)]
+    assert all(0.0 <= row["dominant_share_T"] <= 1.0 for row in rows)
+    assert figure["preview_type"] == "ImagePreview"
+    assert base64.b64decode(figure["preview"]).startswith(PNG_SIGNATURE)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """The URL of ``directory`` served on a free localhost port for the duration of the block."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/"
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+def render_in_chromium(url: str, workdir: Path) -> tuple[str, Path]:
+    """The DOM after 15 s of virtual time, and a screenshot of the window."""
+    screenshot = workdir / "viz.png"
+    command = [
+        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={workdir / 'chromium-profile'}", f"--screenshot={screenshot}",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}", "--virtual-time-budget=15000", "--dump-dom", url,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, f"chromium failed:\n{result.stderr[-3000:]}"
+    return result.stdout, screenshot
+
+
+def flowchart_nodes(dom: str) -> list[dict[str, str]]:
+    """The attributes of every ``<g class="pipeline-node ...">`` element of the rendered flowchart."""
+    tags = re.findall(r'<g\s[^>]*class="pipeline-node[ "][^>]*>', dom)
+    return [dict(re.findall(r'([\w-]+)="([^"]*)"', tag)) for tag in tags]
+
+
+@pytest.mark.slow
+def test_viz_site_renders_the_flowchart_in_headless_chromium(viz_site, tmp_path):
+    if not CHROMIUM.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium (apt-get install chromium chromium-driver)")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI runs this check")
+
+    with serve(viz_site) as url:
+        dom, screenshot = render_in_chromium(url, tmp_path)
+
+    nodes = flowchart_nodes(dom)
+    collapsed = {node["data-node-fullname"] for node in nodes if node["data-node-type"] == "modularPipeline"}
+    assert collapsed == set(SYNTHETIC_DATASETS)  # the default pipeline opens with one group per dataset namespace
+    datasets = [node["data-node-fullname"] for node in nodes if node["data-node-type"] == "data"]
+    assert "synthetic_sims.label_statistics" in datasets
+    assert 'class="pipeline-flowchart' in dom
+    assert screenshot.read_bytes().startswith(PNG_SIGNATURE)
+    pixels = matplotlib.image.imread(screenshot)  # (H, W, RGB[A]) in [0, 1]
+    assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 100  # not a blank page

@@ -1,0 +1,130 @@
+"""The notebooks: committed without outputs, and executed top to bottom against a small full run."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbconvert.preprocessors import ExecutePreprocessor
+
+from kuda_pipeline.pipeline_registry import SYNTHETIC_DATASETS
+from test_kedro_session import PROJECT_ROOT, copy_project
+from test_kedro_viz import run_in_session, small_corpus_params
+
+NOTEBOOKS = ("label_statistics.ipynb", "results.ipynb")
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+# main_results as in shared/paper_results.json, cut to the rows the notebook shows for the synthetic namespaces
+PAPER_RESULTS = {
+    "main_results": {
+        "sims": {"KuDA": {"MAE": 0.408, "Corr": 0.613, "Acc5": 43.54, "Acc3": 66.52, "Acc2": 80.74, "F1": 80.71}},
+        "mosi": {
+            "KuDA": {"MAE": 0.705, "Corr": 0.795, "Acc7": 47.08, "Acc2": [84.4, 86.43], "F1": [84.48, 86.46]}
+        },
+    }
+}
+
+
+def small_full_run_params() -> dict:
+    """Small corpora and one epoch for every stage-1 modality and for stage 2."""
+    one_epoch = {"train": {"epochs": 1}}
+    params = small_corpus_params()
+    for namespace in SYNTHETIC_DATASETS:
+        params[namespace]["knowledge_pretraining"] = {modality: one_epoch for modality in ("t", "v", "a")}
+        params[namespace]["fusion_training"] = one_epoch
+    return params
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Iterator[Path]:
+    """A throw-away project copy after ``full`` ran on small corpora; MLflow tracks into a sqlite file inside it."""
+    project = copy_project(tmp_path_factory.mktemp("notebooks") / "project")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+        run_in_session(project, ["full"], small_full_run_params())
+        yield project
+
+
+@pytest.fixture
+def paper_results_file(project) -> Iterator[Path]:
+    """``shared/paper_results.json`` beside the project, where the results notebook looks for it."""
+    path = project.parent / "shared" / "paper_results.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(PAPER_RESULTS))
+    yield path
+    path.unlink()
+
+
+def execute(name: str, project: Path) -> nbformat.NotebookNode:
+    """The notebook after running every cell in a python3 kernel whose working directory is ``project``."""
+    notebook = nbformat.read(PROJECT_ROOT / "notebooks" / name, as_version=4)
+    ExecutePreprocessor(timeout=600, kernel_name="python3").preprocess(notebook, {"metadata": {"path": str(project)}})
+    return notebook
+
+
+def outputs(notebook: nbformat.NotebookNode, mime: str) -> list[str]:
+    """Every output of type ``mime`` ("stream" for printed text), in order, without terminal colour codes."""
+    found = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if mime == "stream" and output.output_type == "stream":
+                found.append(ANSI_ESCAPE.sub("", output.text))
+            elif mime in output.get("data", {}):
+                found.append(ANSI_ESCAPE.sub("", output.data[mime]))
+    return found
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebooks_hold_no_outputs(name):
+    path = PROJECT_ROOT / "notebooks" / name
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+
+    assert code_cells[0].source == "%load_ext kedro.ipython"
+    assert [(cell.outputs, cell.execution_count) for cell in code_cells] == [([], None)] * len(code_cells)
+    assert notebook.metadata.kernelspec.name == "python3"
+    verify = subprocess.run([sys.executable, "-m", "nbstripout", "--verify", str(path)], capture_output=True, text=True)
+    assert verify.returncode == 0, f"nbstripout would change {name}: {verify.stdout}{verify.stderr}"
+
+
+@pytest.mark.slow
+def test_label_statistics_notebook_reproduces_the_pipeline_shares(project):
+    notebook = execute("label_statistics.ipynb", project)
+
+    assert len(outputs(notebook, "image/png")) == 2  # Figures 7 and 8
+    assert "per-split dominance counts of 56 samples agree with synthetic_sims.label_statistics" in outputs(
+        notebook, "text/plain"
+    )[-1]
+    tables = "".join(outputs(notebook, "text/html"))
+    assert all(f"dominant_{modality}" in tables for modality in ("T", "V", "A"))
+
+
+@pytest.mark.slow
+def test_results_notebook_puts_the_paper_rows_beside_ours(project, paper_results_file):
+    notebook = execute("results.ipynb", project)
+
+    printed = "".join(outputs(notebook, "stream"))
+    tables = "".join(outputs(notebook, "text/html"))
+    assert f"paper results: {paper_results_file}" in printed
+    assert "train-mean baseline" in tables and ">paper<" in tables
+    assert "80.740" in tables  # sims KuDA Acc2
+    assert "86.430" in tables  # mosi KuDA Acc2 non-0, from the paper's [has-0, non-0] pair
+    assert "dominant_by_prediction" in tables and "dominant_by_labels" in tables
+    assert len(outputs(notebook, "image/png")) == 1
+
+
+@pytest.mark.slow
+def test_results_notebook_without_paper_results_says_so(project):
+    notebook = execute("results.ipynb", project)
+
+    assert "paper_results.json not found" in "".join(outputs(notebook, "stream"))
+    tables = "".join(outputs(notebook, "text/html"))
+    assert "train-mean baseline" in tables
+    assert ">paper<" not in tables
