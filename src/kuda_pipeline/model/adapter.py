@@ -12,7 +12,8 @@ from kuda_pipeline.model.layers import EncoderLayer
 
 
 class AdapterBlock(nn.Module):
-    """y = LN(previous + h^l); y + Up(Encoder(Down(y))) with Down d -> d/2, feed-forward d/4, Up d/2 -> d.
+    """y = LN(previous + h^l) (LN(previous) when nothing is injected); y + Up(Encoder(Down(y))) with
+    Down d -> d/2, feed-forward d/4, Up d/2 -> d.
 
     Each block has its own LayerNorm (the public code shares one across the blocks).
     """
@@ -28,9 +29,9 @@ class AdapterBlock(nn.Module):
         )
         self.up = nn.Linear(down_size, hidden_size)
 
-    def forward(self, previous: torch.Tensor, injected: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Two (B, L, d) inputs and the (B, L) valid mask -> (B, L, d)."""
-        x = self.norm(previous + injected)
+    def forward(self, previous: torch.Tensor, injected: torch.Tensor | None, valid: torch.Tensor) -> torch.Tensor:
+        """(B, L, d) previous output, (B, L, d) injected hidden state or None, (B, L) valid mask -> (B, L, d)."""
+        x = self.norm(previous if injected is None else previous + injected)
         hidden = self.down(x)  # (B, L, d/2)
         for layer in self.layers:
             hidden = layer(hidden, valid)
@@ -39,16 +40,23 @@ class AdapterBlock(nn.Module):
 
 class KnowledgeAdapter(nn.Module):
     """Blocks reading the encoder's hidden states `injection_layers`: block 1 gets h^0 + h^{l_1},
-    block j the previous block's output + h^{l_j}. The last output is the knowledge representation H^k."""
+    block j the previous block's output + h^{l_j}. The last output is the knowledge representation H^k.
 
-    def __init__(self, hidden_size: int, injection_layers: Sequence[int], config: AdapterConfig) -> None:
+    With `inject=False` ("w/o EKI") there is one block per injection layer still, but none reads an
+    intermediate layer: block 1 gets h^0, block j the previous block's output.
+    """
+
+    def __init__(
+        self, hidden_size: int, injection_layers: Sequence[int], config: AdapterConfig, inject: bool = True
+    ) -> None:
         super().__init__()
         self.injection_layers = tuple(injection_layers)
+        self.inject = inject
         self.blocks = nn.ModuleList(AdapterBlock(hidden_size, config) for _ in self.injection_layers)
 
     def forward(self, hidden_states: Sequence[torch.Tensor], valid: torch.Tensor) -> torch.Tensor:
         """Hidden states h^0 ... h^N, each (B, L, d), and the (B, L) valid mask -> H^k (B, L, d)."""
         x = hidden_states[0]
         for layer, block in zip(self.injection_layers, self.blocks):
-            x = block(x, hidden_states[layer], valid)
+            x = block(x, hidden_states[layer] if self.inject else None, valid)
         return x

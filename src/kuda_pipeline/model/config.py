@@ -14,12 +14,19 @@ from typing import Any
 MODALITIES = ("t", "v", "a")
 TASK_LOSSES = ("mae", "mse")
 TEST_RATIOS = ("one", "skip")
+FUSIONS = ("daf", "concat", "add", "tfn", "lmf", "cmt")
 
 
 def _require_positive(owner: str, **values: int) -> None:
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{owner}.{name} must be a positive integer, got {value!r}")
+
+
+def _require_bool(owner: str, **values: bool) -> None:
+    for name, value in values.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"{owner}.{name} must be true or false, got {value!r}")
 
 
 def _require_probability(owner: str, **values: float) -> None:
@@ -102,7 +109,23 @@ class KudaConfig:
       Z = LN(sum_m LN_m(Z_m + 1 * Z_m))) or "skip" (public code: outside training the ratio branch
       is skipped and eq. 10 reads Z = LN(sum_m Z_m), with neither the r_m * Z_m term nor LN_m).
     - `alpha`: CE-loss weight (paper Table 2: 0.01 for CH-SIMS; public code 0.1).
-    `use_sentiment_ratio=False` fixes r_m = 1 in training too (the "w/o SR" ablation).
+
+    Ablation switches (defaults = KuDA as in the paper; docs/ablations.md maps Tables 5-7 to them):
+    - `use_sentiment_ratio=False` fixes r_m = 1 in training too ("w/o SR").
+    - `alpha=0` drops the CE loss ("w/o CE Loss").
+    - `modalities`: the modalities present (Table 6); an absent one has no encoder, adapter, decoder,
+      projector or fusion parameters.
+    - `use_adapters=False` ("w/o Adapter"): no adapter, H_m = H_m^g of size d_m (eq. 4 without H_m^k);
+      the decoder (eq. 5) and projector (eq. 7) read d_m features instead of 2 d_m.
+    - `inject_intermediate_layers=False` ("w/o EKI"): the adapter keeps its blocks but reads no
+      intermediate encoder layer: block 1 reads LN(h^0), block j LN(previous block's output) (eq. 3).
+    - `fusion` (Table 7; "add" is also "w/o DAF" of Table 5): every choice reads the same projected
+      Ĥ_m (eq. 7) and feeds the same head (eq. 13) and CE loss (eq. 12); only "daf" uses the ratios.
+      "daf": dynamic attention fusion (eqs. 7-11); "concat": Linear(M d_f -> d_f) over the
+      concatenated Ĥ_m; "add": sum_m Ĥ_m; "tfn": outer product of the length-pooled [Linear(Ĥ_m); 1]
+      of size `tfn_dim` + 1 (Zadeh et al., 2017); "lmf": low-rank fusion with `lmf_rank` factors (Liu
+      et al., 2018); "cmt": text-centred cross-modal transformer, `fusion_blocks` blocks of
+      cross-attention from Ĥ_t to each other Ĥ_m (BBFN, ALMT), so it needs "t" and another modality.
     `fusion_heads * fusion_head_dim` is the attention width inside the fusion (public code 8 * 64);
     `dropout` is the dropout of the cross-modal transformers (public code 0.3; the self-attention and
     feed-forward sub-layers of a block have none, as in the public code).
@@ -132,6 +155,11 @@ class KudaConfig:
     test_ratio: str = "one"
     modalities: tuple[str, ...] = MODALITIES
     use_sentiment_ratio: bool = True
+    use_adapters: bool = True
+    inject_intermediate_layers: bool = True
+    fusion: str = "daf"
+    tfn_dim: int = 16
+    lmf_rank: int = 4
 
     def __post_init__(self) -> None:
         _require_positive(
@@ -146,8 +174,16 @@ class KudaConfig:
             fusion_heads=self.fusion_heads,
             fusion_head_dim=self.fusion_head_dim,
             fusion_ffn_size=self.fusion_ffn_size,
+            tfn_dim=self.tfn_dim,
+            lmf_rank=self.lmf_rank,
         )
         _require_probability("KudaConfig", dropout=self.dropout)
+        _require_bool(
+            "KudaConfig",
+            use_sentiment_ratio=self.use_sentiment_ratio,
+            use_adapters=self.use_adapters,
+            inject_intermediate_layers=self.inject_intermediate_layers,
+        )
         self._check_injection_layers()
         for size in self.head_hidden_sizes:
             _require_positive("KudaConfig", head_hidden_sizes=size)
@@ -164,6 +200,7 @@ class KudaConfig:
                 f"KudaConfig.modalities must be a non-empty subset of {MODALITIES} without repeats, "
                 f"got {self.modalities!r}"
             )
+        self._check_fusion()
         for name in ("vision", "audio"):
             encoder, adapter = getattr(self, f"{name}_encoder"), getattr(self, f"{name}_adapter")
             adapter.check_hidden_size(encoder.hidden_size, name[0])
@@ -186,6 +223,15 @@ class KudaConfig:
         ) or any(a >= b for a, b in zip(layers, layers[1:])):
             raise ValueError(
                 f"KudaConfig.text_injection_layers must be strictly increasing BERT layer indices >= 1, got {layers!r}"
+            )
+
+    def _check_fusion(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"KudaConfig.fusion must be one of {FUSIONS}, got {self.fusion!r}")
+        if self.fusion == "cmt" and ("t" not in self.modalities or len(self.modalities) < 2):
+            raise ValueError(
+                f"KudaConfig.fusion='cmt' is text-centred: it needs 't' and at least one of 'v', 'a' in "
+                f"modalities, got modalities={self.modalities!r}"
             )
 
     def check_text_depth(self, num_hidden_layers: int) -> None:

@@ -1,12 +1,13 @@
-"""Dynamic attention fusion (eqs. 7-11): projectors, dynamic attention blocks, the fusion stack.
+"""The fusion interface and dynamic attention fusion (eqs. 7-11): projectors, dynamic attention blocks.
 
-The fusion loops over the modalities present. Each Ĥ_m is already mapped to the fusion length L_f
-by a learned linear map over the length axis (padded steps zeroed before it), so the attention
-inside the fusion has no padding to mask.
+Every fusion (`FusionModule`) loops over the modalities present. Each Ĥ_m is already mapped to the
+fusion length L_f by a learned linear map over the length axis (padded steps zeroed before it), so
+nothing inside a fusion has padding to mask. The other fusions of Table 7 are in `fusion_variants`.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,15 +21,15 @@ from kuda_pipeline.model.layers import FeedForward, MultiHeadAttention
 
 @dataclass
 class FusionOutput:
-    """X_N, the projected unimodal representations Ĥ_m, and (when asked for) cross-attention maps."""
+    """The fused representation (X_N for "daf"), the projected Ĥ_m, and (when asked for) cross-attention maps."""
 
-    fused: torch.Tensor  # (B, L_f, d_f)
+    fused: torch.Tensor  # (B, L_f, d_f), or (B, 1, d_f) for the fusions of pooled vectors ("tfn", "lmf")
     projected: dict[str, torch.Tensor]  # modality -> (B, L_f, d_f)
-    attention: dict[str, torch.Tensor] | None  # modality -> (B, N blocks, L_f, L_f), heads averaged
+    attention: dict[str, torch.Tensor] | None  # modality -> (B, N blocks, L_f, L_f), heads averaged; None if none
 
 
 class ModalityProjector(nn.Module):
-    """eq. 7: Ĥ_m = LinearOverLength(LinearOverFeatures(H_m)), (B, L_m, 2 d_m) -> (B, L_f, d_f)."""
+    """eq. 7: Ĥ_m = LinearOverLength(LinearOverFeatures(H_m)), (B, L_m, 2 d_m or d_m) -> (B, L_f, d_f)."""
 
     def __init__(self, input_size: int, input_length: int, fusion_dim: int, fusion_length: int) -> None:
         super().__init__()
@@ -40,11 +41,12 @@ class ModalityProjector(nn.Module):
         return self.length(x.transpose(1, 2)).transpose(1, 2)  # (B, d_f, L_m) -> (B, d_f, L_f) -> (B, L_f, d_f)
 
 
-def _fusion_attention(config: KudaConfig) -> MultiHeadAttention:
+def fusion_attention(config: KudaConfig) -> MultiHeadAttention:
+    """Attention of width `fusion_heads * fusion_head_dim` over d_f features, without q/k/v bias (public code)."""
     return MultiHeadAttention(config.fusion_dim, config.fusion_heads, config.fusion_head_dim, qkv_bias=False)
 
 
-def _fusion_feed_forward(config: KudaConfig, dropout: float) -> nn.Sequential:
+def fusion_feed_forward(config: KudaConfig, dropout: float) -> nn.Sequential:
     """LayerNorm then feed-forward (the public code normalises inside its feed-forward sub-layer)."""
     return nn.Sequential(nn.LayerNorm(config.fusion_dim), FeedForward(config.fusion_dim, config.fusion_ffn_size, dropout))
 
@@ -54,10 +56,10 @@ class CrossModalTransformer(nn.Module):
 
     def __init__(self, config: KudaConfig) -> None:
         super().__init__()
-        self.attention = _fusion_attention(config)
+        self.attention = fusion_attention(config)
         self.attention_dropout = nn.Dropout(config.dropout)
         self.attention_norm = nn.LayerNorm(config.fusion_dim)
-        self.feed_forward = _fusion_feed_forward(config, config.dropout)
+        self.feed_forward = fusion_feed_forward(config, config.dropout)
         self.feed_forward_norm = nn.LayerNorm(config.fusion_dim)
 
     def forward(
@@ -83,9 +85,9 @@ class DynamicAttentionBlock(nn.Module):
         self.modality_norms = nn.ModuleDict({m: nn.LayerNorm(dim) for m in modalities})
         self.weighting_norm = nn.LayerNorm(dim)
         self.fusion_norm = nn.LayerNorm(dim, eps=1e-6)
-        self.self_attention = _fusion_attention(config)
+        self.self_attention = fusion_attention(config)
         self.self_attention_norm = nn.LayerNorm(dim, eps=1e-6)
-        self.feed_forward = _fusion_feed_forward(config, 0.0)
+        self.feed_forward = fusion_feed_forward(config, 0.0)
         self.feed_forward_norm = nn.LayerNorm(dim, eps=1e-6)
 
     def forward(
@@ -107,20 +109,30 @@ class DynamicAttentionBlock(nn.Module):
         return self.feed_forward_norm(x + self.feed_forward(x)), attention if return_attention else None
 
 
-class DynamicAttentionFusion(nn.Module):
-    """eqs. 7-8: project every modality to (L_f, d_f), X_0 = sum_m Ĥ_m, then N dynamic attention blocks."""
+def stack_attention(per_block: Sequence[Mapping[str, torch.Tensor] | None]) -> dict[str, torch.Tensor] | None:
+    """Per-block maps m -> (B, L_f, L_k) -> m -> (B, N blocks, L_f, L_k); None when the blocks gave none."""
+    if not per_block or per_block[0] is None:
+        return None
+    return {m: torch.stack([maps[m] for maps in per_block], dim=1) for m in per_block[0]}  # (B, N, L_f, L_k)
+
+
+class FusionModule(nn.Module, ABC):
+    """One interface for every fusion of Table 7: the projectors of eq. 7, then `fuse`.
+
+    `uses_ratios` says whether `fuse` reads the sentiment ratios (only dynamic attention fusion does);
+    every fusion takes them so that all are called alike.
+    """
+
+    uses_ratios = False
 
     def __init__(self, config: KudaConfig, input_shapes: Mapping[str, tuple[int, int]]) -> None:
-        """`input_shapes`: modality -> (length L_m, feature size 2 d_m) of H_m; L_f is the text length."""
+        """`input_shapes`: modality -> (length L_m, feature size) of H_m; L_f is the text length."""
         super().__init__()
         self.projectors = nn.ModuleDict(
             {
                 m: ModalityProjector(size, length, config.fusion_dim, config.text_length)
                 for m, (length, size) in input_shapes.items()
             }
-        )
-        self.blocks = nn.ModuleList(
-            DynamicAttentionBlock(config, tuple(input_shapes)) for _ in range(config.fusion_blocks)
         )
 
     def forward(
@@ -130,11 +142,39 @@ class DynamicAttentionFusion(nn.Module):
         return_attention: bool = False,
     ) -> FusionOutput:
         projected = {m: self.projectors[m](out.representation, out.valid) for m, out in unimodal.items()}
+        fused, attention = self.fuse(projected, ratios, return_attention)
+        return FusionOutput(fused, projected, attention)
+
+    @abstractmethod
+    def fuse(
+        self,
+        projected: Mapping[str, torch.Tensor],
+        ratios: Mapping[str, torch.Tensor] | None,
+        return_attention: bool,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+        """Ĥ_m (B, L_f, d_f) per modality, r_m (B,) -> fused (B, L_f, d_f) or (B, 1, d_f), attention maps or None."""
+
+
+class DynamicAttentionFusion(FusionModule):
+    """eqs. 7-8: project every modality to (L_f, d_f), X_0 = sum_m Ĥ_m, then N dynamic attention blocks."""
+
+    uses_ratios = True
+
+    def __init__(self, config: KudaConfig, input_shapes: Mapping[str, tuple[int, int]]) -> None:
+        super().__init__(config, input_shapes)
+        self.blocks = nn.ModuleList(
+            DynamicAttentionBlock(config, tuple(input_shapes)) for _ in range(config.fusion_blocks)
+        )
+
+    def fuse(
+        self,
+        projected: Mapping[str, torch.Tensor],
+        ratios: Mapping[str, torch.Tensor] | None,
+        return_attention: bool,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
         x = sum(projected.values())  # X_0 (B, L_f, d_f)
-        maps: dict[str, list[torch.Tensor]] = {m: [] for m in projected}
+        maps = []
         for block in self.blocks:
             x, attention = block(x, projected, ratios, return_attention)
-            for m, weights in (attention or {}).items():
-                maps[m].append(weights)
-        stacked = {m: torch.stack(w, dim=1) for m, w in maps.items()} if return_attention else None  # (B, N, L_f, L_f)
-        return FusionOutput(x, projected, stacked)
+            maps.append(attention)
+        return x, stack_attention(maps)

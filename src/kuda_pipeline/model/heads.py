@@ -25,11 +25,15 @@ class RegressionMLP(nn.Sequential):
 
 
 class UnimodalDecoder(nn.Module):
-    """eq. 5: masked mean over length of H_m (B, L, 2d) -> MLP 2d -> d/2 -> d/4 -> d/8 -> 1 -> (B,)."""
+    """eq. 5: masked mean over length of H_m (B, L, 2d) -> MLP 2d -> d/2 -> d/4 -> d/8 -> 1 -> (B,).
 
-    def __init__(self, hidden_size: int) -> None:
+    `input_size` is the width of H_m: 2d by default ([H_m^g; H_m^k]), d without adapters (H_m = H_m^g).
+    """
+
+    def __init__(self, hidden_size: int, input_size: int | None = None) -> None:
         super().__init__()
-        self.mlp = RegressionMLP(2 * hidden_size, (hidden_size // 2, hidden_size // 4, hidden_size // 8))
+        width = 2 * hidden_size if input_size is None else input_size
+        self.mlp = RegressionMLP(width, (hidden_size // 2, hidden_size // 4, hidden_size // 8))
 
     def forward(self, representation: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         return self.mlp(masked_mean(representation, valid))

@@ -18,9 +18,9 @@ from kuda_pipeline.model.text_encoder import TextEncoder
 
 @dataclass
 class UnimodalOutput:
-    """One modality's representation H_m = [H_m^g; H_m^k] and unimodal sentiment prediction."""
+    """One modality's representation H_m = [H_m^g; H_m^k] (H_m^g alone without adapters) and unimodal prediction."""
 
-    representation: torch.Tensor  # (B, L_m, 2 d_m)
+    representation: torch.Tensor  # (B, L_m, 2 d_m), or (B, L_m, d_m) without adapters
     prediction: torch.Tensor  # (B,)
     valid: torch.Tensor  # (B, L_m) bool, True = valid step
 
@@ -40,7 +40,8 @@ class KnowledgeEncoder(nn.Module):
     """Encoder (BERT for "t", `SequenceEncoder` for "v"/"a"), adapter and decoder of one modality.
 
     H_m^g is the encoder's last hidden state, H_m^k the adapter's output (eq. 4); the decoder reads the
-    mean of H_m over the valid steps (eq. 5). For text, d_t is the BERT hidden size.
+    mean of H_m over the valid steps (eq. 5). For text, d_t is the BERT hidden size. With
+    `config.use_adapters=False` there is no adapter (`adapter` is None) and H_m = H_m^g.
     """
 
     def __init__(self, config: KudaConfig, modality: str, text_encoder: PreTrainedModel | None = None) -> None:
@@ -58,18 +59,32 @@ class KnowledgeEncoder(nn.Module):
             length, input_size = config.sequence_shape(modality)
             self.encoder = SequenceEncoder(input_size, length, config.sequence_encoder(modality))
         hidden_size = self.encoder.hidden_size
-        self.adapter = KnowledgeAdapter(hidden_size, config.injection_layers(modality), config.adapter(modality))
-        self.decoder = UnimodalDecoder(hidden_size)
+        self.adapter = (
+            KnowledgeAdapter(
+                hidden_size, config.injection_layers(modality), config.adapter(modality), config.inject_intermediate_layers
+            )
+            if config.use_adapters
+            else None
+        )
+        self.decoder = UnimodalDecoder(hidden_size, self.representation_size)
 
     @property
     def hidden_size(self) -> int:
         return self.encoder.hidden_size
 
+    @property
+    def representation_size(self) -> int:
+        """Width of H_m: 2 d_m with an adapter, d_m without."""
+        return self.hidden_size * (1 if self.adapter is None else 2)
+
     def forward(self, batch: Batch) -> UnimodalOutput:
         inputs, valid = modality_input(batch, self.modality)
         hidden_states = self.encoder(inputs, valid)
-        knowledge = self.adapter(hidden_states, valid)
-        representation = torch.cat([hidden_states[-1], knowledge], dim=-1)  # (B, L_m, 2 d_m)
+        if self.adapter is None:
+            representation = hidden_states[-1]  # (B, L_m, d_m)
+        else:
+            knowledge = self.adapter(hidden_states, valid)
+            representation = torch.cat([hidden_states[-1], knowledge], dim=-1)  # (B, L_m, 2 d_m)
         return UnimodalOutput(representation, self.decoder(representation, valid), valid)
 
 

@@ -1,4 +1,4 @@
-"""The KuDA model: knowledge encoders, dynamic attention fusion, output head, CE loss (eqs. 1-13)."""
+"""The KuDA model: knowledge encoders, fusion (dynamic attention by default), output head, CE loss (eqs. 1-13)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from transformers import PreTrainedModel
 
 from kuda_pipeline.data.dataset import Batch
 from kuda_pipeline.model.config import KudaConfig
-from kuda_pipeline.model.fusion import DynamicAttentionFusion
+from kuda_pipeline.model.fusion_variants import build_fusion
 from kuda_pipeline.model.heads import RegressionMLP
 from kuda_pipeline.model.knowledge import KnowledgeEncoder
 from kuda_pipeline.model.losses import correlation_estimation_loss, sentiment_ratios
@@ -26,11 +26,11 @@ class KudaOutput:
 
     prediction: torch.Tensor  # (B,)
     unimodal_predictions: dict[str, torch.Tensor]  # modality -> (B,)
-    ratios: dict[str, torch.Tensor] | None  # modality -> r_m (B,) used in eq. 10; None when skipped
+    ratios: dict[str, torch.Tensor] | None  # modality -> r_m (B,) used in eq. 10; None when skipped or unused
     ce_loss: torch.Tensor  # scalar, eq. 12 summed over modalities
-    fused: torch.Tensor  # (B, d_f), mean over length of X_N
+    fused: torch.Tensor  # (B, d_f), mean over length of the fused representation (X_N for "daf")
     projected: dict[str, torch.Tensor]  # modality -> (B, d_f), mean over length of Ĥ_m
-    attention: dict[str, torch.Tensor] | None  # modality -> (B, N blocks, L_f, L_f) when asked for
+    attention: dict[str, torch.Tensor] | None  # modality -> (B, N blocks, L_f, L_f) when asked for ("daf", "cmt")
 
 
 @dataclass
@@ -47,10 +47,11 @@ def _listing(keys: list[str], limit: int = 20) -> str:
 
 
 class KuDA(nn.Module):
-    """Knowledge encoders per modality (`knowledge`), dynamic attention fusion (`fusion`), output MLP (`head`).
+    """Knowledge encoders per modality (`knowledge`), the fusion of `config.fusion` (`fusion`), output MLP (`head`).
 
     Sentiment ratios (eq. 6) come from the unimodal predictions and `batch.label` in training mode (not
-    detached, as in the public code); outside training they follow `config.test_ratio`.
+    detached, as in the public code); outside training they follow `config.test_ratio`. A fusion that
+    does not read them (all but "daf") gets None.
     """
 
     def __init__(self, config: KudaConfig, text_encoder: PreTrainedModel | None = None) -> None:
@@ -61,8 +62,8 @@ class KuDA(nn.Module):
             {m: KnowledgeEncoder(config, m, text_encoder if m == "t" else None) for m in config.modalities}
         )
         lengths = {"t": config.text_length, "v": config.vision_length, "a": config.audio_length}
-        shapes = {m: (lengths[m], 2 * encoder.hidden_size) for m, encoder in self.knowledge.items()}
-        self.fusion = DynamicAttentionFusion(config, shapes)
+        shapes = {m: (lengths[m], encoder.representation_size) for m, encoder in self.knowledge.items()}
+        self.fusion = build_fusion(config, shapes)
         self.head = RegressionMLP(config.fusion_dim, config.head_hidden_sizes)
 
     def forward(self, batch: Batch, return_attention: bool = False) -> KudaOutput:
@@ -70,12 +71,14 @@ class KuDA(nn.Module):
         predictions = {m: output.prediction for m, output in unimodal.items()}
         ratios = self._ratios(predictions, batch.label)
         fusion = self.fusion(unimodal, ratios, return_attention)
-        fused = fusion.fused.mean(dim=1)  # (B, L_f, d_f) -> (B, d_f)
+        fused = fusion.fused.mean(dim=1)  # (B, L_f or 1, d_f) -> (B, d_f)
         projected = {m: h.mean(dim=1) for m, h in fusion.projected.items()}  # each (B, d_f)
         ce_loss = sum(correlation_estimation_loss(h, fused) for h in projected.values())
         return KudaOutput(self.head(fused), predictions, ratios, ce_loss, fused, projected, fusion.attention)
 
     def _ratios(self, predictions: dict[str, torch.Tensor], label: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        if not self.fusion.uses_ratios:
+            return None
         if self.training and self.config.use_sentiment_ratio:
             return sentiment_ratios(predictions, label, self.config.k)
         if not self.training and self.config.test_ratio == "skip":
@@ -83,10 +86,12 @@ class KuDA(nn.Module):
         return {m: torch.ones_like(p) for m, p in predictions.items()}
 
     def _frozen_parts(self) -> list[nn.Module]:
-        return [part for encoder in self.knowledge.values() for part in (encoder.adapter, encoder.decoder)]
+        parts = (part for encoder in self.knowledge.values() for part in (encoder.adapter, encoder.decoder))
+        return [part for part in parts if part is not None]
 
     def freeze_knowledge(self) -> KuDA:
-        """Freeze every adapter and decoder (stage 2): no gradients, and always in eval mode (no dropout)."""
+        """Freeze every adapter and decoder (stage 2; only the decoders without adapters): no gradients,
+        and always in eval mode (no dropout)."""
         for part in self._frozen_parts():
             part.requires_grad_(False)
             part.eval()
