@@ -96,9 +96,8 @@ def mlflow_server(tmp_path):
         "--artifacts-destination", str(store / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
-    )
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -114,7 +113,7 @@ def mlflow_server(tmp_path):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -298,6 +297,7 @@ def test_a_run_is_tracked_on_a_real_server(tmp_path, monkeypatch, isolated_mlflo
 
     with KedroSession.create(project_path=project, runtime_params=_tiny_run_params(2)) as session:
         session.run(pipeline_names=[NAMESPACE])
+    assert mlflow.active_run() is None  # the next session in this process starts a run of its own
 
     client = MlflowClient(tracking_uri=url)
     [run] = client.search_runs([client.get_experiment_by_name("kuda_pipeline").experiment_id])

@@ -9,6 +9,7 @@ is explicit:
   minutes when it is down.
 - ``before_pipeline_run`` runs ``trylast``, after kedro-mlflow has started the run; it tags the run.
 - ``after_pipeline_run`` runs ``tryfirst``, before kedro-mlflow ends the run; it logs the produced files.
+  A second, ``trylast`` implementation clears what kedro-mlflow leaves on MLflow's active-run stack.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def check_tracking_server(uri: str | None, timeout_s: float = PROBE_TIMEOUT_S) -
         reason = repr(error)
     raise RuntimeError(
         f"MLflow tracking server {uri} is unreachable ({reason}, probed {uri.rstrip('/')}/health with a "
-        f"{timeout_s:g} s timeout). Start the server (e.g. `mlflow server --host 127.0.0.1 --port 5000`) or "
+        f"{timeout_s:g} s timeout). Start the server (`mlflow server --host HOST --port PORT`) or "
         "change MLFLOW_TRACKING_URI (unset, runs go to the local sqlite:///mlflow.db)."
     )
 
@@ -162,10 +163,13 @@ class TrackingHooks:
 
     def __init__(self) -> None:
         self._kedro_env = ""
+        self._outer_run_id: str | None = None
         self._run_id: str | None = None
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
+        outer_run = mlflow.active_run()  # a run opened before the session (an orchestrator's) is left open
+        self._outer_run_id = outer_run.info.run_id if outer_run else None
         self._kedro_env = context.env or context.config_loader.default_run_env
         check_tracking_server(configured_tracking_uri(context))
 
@@ -191,4 +195,15 @@ class TrackingHooks:
         set_tags(client, self._run_id, dataset_versions(catalog, outputs, saved=True))
         for path, artifact_path in produced_artifacts(catalog, outputs):
             client.log_artifact(self._run_id, str(path), artifact_path)
+
+    @hook_impl(specname="after_pipeline_run", trylast=True)
+    def release_finished_run(self) -> None:
+        """Leave no finished run active in this thread once kedro-mlflow has ended it.
+
+        kedro-mlflow re-enters its run before every node with ``nested=True``; nodes run in this thread push the
+        same run again each time and its single ``end_run`` pops one, so the next session in the process (a
+        notebook, a test) would find that finished run still active and log into it.
+        """
+        while self._run_id != self._outer_run_id and (run := mlflow.active_run()) and run.info.run_id == self._run_id:
+            mlflow.end_run()
         self._run_id = None

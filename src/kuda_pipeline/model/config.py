@@ -128,7 +128,8 @@ class KudaConfig:
       cross-attention from Ĥ_t to each other Ĥ_m (BBFN, ALMT), so it needs "t" and another modality.
     `fusion_heads * fusion_head_dim` is the attention width inside the fusion (public code 8 * 64);
     `dropout` is the dropout of the cross-modal transformers (public code 0.3; the self-attention and
-    feed-forward sub-layers of a block have none, as in the public code).
+    feed-forward sub-layers of a block have none, as in the public code), of the "cmt" blocks and of
+    the "tfn" product.
     """
 
     text_length: int

@@ -77,7 +77,8 @@ class TensorFusion(FusionModule):
         product = None
         for m, h in projected.items():
             z = _with_one(self.reducers[m](h.mean(dim=1)))  # (B, L_f, d_f) -> (B, tfn_dim + 1)
-            product = z if product is None else (product[:, :, None] * z[:, None, :]).flatten(1)  # (B, P * (tfn_dim + 1))
+            # (B, P, 1) * (B, 1, tfn_dim + 1) -> (B, P * (tfn_dim + 1))
+            product = z if product is None else (product[:, :, None] * z[:, None, :]).flatten(1)
         return self.output(self.dropout(product))[:, None], None  # (B, d_f) -> (B, 1, d_f)
 
 

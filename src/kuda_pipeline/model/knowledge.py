@@ -59,13 +59,14 @@ class KnowledgeEncoder(nn.Module):
             length, input_size = config.sequence_shape(modality)
             self.encoder = SequenceEncoder(input_size, length, config.sequence_encoder(modality))
         hidden_size = self.encoder.hidden_size
-        self.adapter = (
-            KnowledgeAdapter(
-                hidden_size, config.injection_layers(modality), config.adapter(modality), config.inject_intermediate_layers
+        self.adapter = None
+        if config.use_adapters:
+            self.adapter = KnowledgeAdapter(
+                hidden_size,
+                config.injection_layers(modality),
+                config.adapter(modality),
+                inject=config.inject_intermediate_layers,
             )
-            if config.use_adapters
-            else None
-        )
         self.decoder = UnimodalDecoder(hidden_size, self.representation_size)
 
     @property

@@ -133,14 +133,23 @@ def train_fusion(
     train: TrainConfig,
     scheme: str,
     checkpoint_dir: Path | None = None,
+    freeze_knowledge: bool = True,
 ) -> tuple[StageResult, LoadReport]:
-    """Stage 2: load ``knowledge`` (modality → stage-1 state), freeze adapters and decoders, fit on the task."""
+    """Stage 2: load ``knowledge`` (modality → stage-1 state), freeze adapters and decoders, fit on the task.
+
+    With ``freeze_knowledge=False`` (the "w/o KIP" ablation) ``knowledge`` is ignored: nothing is loaded and
+    nothing frozen, so adapters and decoders train from their initial weights together with the rest.
+    """
     config = kuda_config(architecture, arrays)
     model = build_kuda(config, text_encoder_dir)
-    report = model.load_knowledge({m: knowledge[m]["state_dict"] for m in config.modalities if m in knowledge})
-    logger.info("stage 2: loaded %d stage-1 tensors, skipped %d (shapes differ): %s",
-                len(report.loaded), len(report.skipped), sorted(report.skipped))
-    model.freeze_knowledge()
+    if freeze_knowledge:
+        report = model.load_knowledge({m: knowledge[m]["state_dict"] for m in config.modalities if m in knowledge})
+        logger.info("stage 2: loaded %d stage-1 tensors, skipped %d (shapes differ): %s",
+                    len(report.loaded), len(report.skipped), sorted(report.skipped))
+        model.freeze_knowledge()
+    else:
+        report = LoadReport(loaded=[], skipped={})
+        logger.info("stage 2 without stage-1 knowledge: nothing loaded, nothing frozen")
     train_loader, valid_loader = _loaders(arrays, train)
     result = fit(model, train_loader, valid_loader, fusion_step, _metric_fn(scheme), train, checkpoint_dir)
     valid_metrics = _best(model, result)
