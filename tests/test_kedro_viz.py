@@ -19,32 +19,13 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from kuda_pipeline.pipeline_registry import KNOWLEDGE_SOURCES, PAPER_DATASETS, SYNTHETIC_DATASETS, register_pipelines
-from test_kedro_session import copy_project
+from project_copy import copy_project, run_in_session, small_run_params
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
-SMALL_SPLITS = {"n_train": 32, "n_valid": 12, "n_test": 12}
 WINDOW = (1400, 900)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def small_corpus_params() -> dict:
-    """Runtime params for 32/12/12-sample synthetic corpora.
-
-    Nested, not dotted: ``KedroSession.create`` merges ``runtime_params`` as given, so a key such as
-    ``"synthetic_sims.synthesis.n_train"`` would be a new top-level parameter (only the CLI's
-    ``--params`` splits dotted keys).
-    """
-    return {namespace: {"synthesis": dict(SMALL_SPLITS)} for namespace in SYNTHETIC_DATASETS}
-
-
-def run_in_session(project: Path, pipeline_names: list[str], runtime_params: dict) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=runtime_params) as session:
-        session.run(pipeline_names=pipeline_names)
 
 
 def kedro_command(project: Path, *arguments: str) -> None:
@@ -61,7 +42,7 @@ def viz_site(tmp_path_factory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
-        run_in_session(project, ["synthesis", "ingestion", "label_statistics"], small_corpus_params())
+        run_in_session(project, ["synthesis", "ingestion", "label_statistics"], small_run_params(epochs=None))
         kedro_command(project, "viz", "build", "--include-previews")
         yield project / "build"
 

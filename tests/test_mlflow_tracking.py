@@ -23,6 +23,7 @@ from kedro.pipeline import Pipeline, node
 from mlflow.tracking import MlflowClient
 
 from kuda_pipeline import settings
+from project_copy import copy_project, small_run_params
 from kuda_pipeline.tracking_hooks import (
     TrackingHooks,
     check_tracking_server,
@@ -33,7 +34,7 @@ from kuda_pipeline.tracking_hooks import (
     set_tags,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TINY_SPLITS = {"n_train": 16, "n_valid": 8, "n_test": 8}
 NAMESPACE = "synthetic_sims"
 SERVER_START_TIMEOUT_S = 240  # schema migrations of a new sqlite store take ~45 s on 2 busy cores
 
@@ -42,16 +43,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def copy_project(target: Path) -> Path:
-    """conf/, src/ and pyproject.toml: enough for Kedro to treat ``target`` as the project."""
-    ignore = shutil.ignore_patterns("__pycache__", "local", "*.egg-info")
-    shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=ignore)
-    (target / "conf" / "local").mkdir()
-    shutil.copytree(PROJECT_ROOT / "src", target / "src", ignore=ignore)
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", target / "pyproject.toml")
-    return target
 
 
 @pytest.fixture
@@ -260,18 +251,6 @@ def test_tracking_hooks_are_registered_in_settings():
 # ---------------------------------------------------------------- a real `kedro run`
 
 
-def _tiny_run_params(fusion_epochs: int) -> dict:
-    """Nested: Kedro merges runtime_params into parameters as given, so dotted keys would not reach the nodes."""
-    stage1 = {modality: {"train": {"epochs": 1}} for modality in "tva"}
-    return {
-        NAMESPACE: {
-            "synthesis": {"n_train": 16, "n_valid": 8, "n_test": 8},
-            "knowledge_pretraining": stage1,
-            "fusion_training": {"train": {"epochs": fusion_epochs}},
-        }
-    }
-
-
 def test_an_unreachable_server_stops_the_run_before_any_node(tmp_path, monkeypatch, isolated_mlflow):
     project = copy_project(tmp_path / "project")
     monkeypatch.chdir(project)
@@ -281,7 +260,7 @@ def test_an_unreachable_server_stops_the_run_before_any_node(tmp_path, monkeypat
 
     start = time.monotonic()
     with pytest.raises(RuntimeError, match=rf"MLflow tracking server {uri} is unreachable"):
-        with KedroSession.create(project_path=project, runtime_params=_tiny_run_params(1)) as session:
+        with KedroSession.create(project_path=project, runtime_params=small_run_params([NAMESPACE], TINY_SPLITS)) as session:
             session.run(pipeline_names=[NAMESPACE])
     assert time.monotonic() - start < 15.0
     assert not (project / "data").exists()
@@ -295,7 +274,7 @@ def test_a_run_is_tracked_on_a_real_server(tmp_path, monkeypatch, isolated_mlflo
     monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
     bootstrap_project(project)
 
-    with KedroSession.create(project_path=project, runtime_params=_tiny_run_params(2)) as session:
+    with KedroSession.create(project_path=project, runtime_params=small_run_params([NAMESPACE], TINY_SPLITS, epochs=2)) as session:
         session.run(pipeline_names=[NAMESPACE])
     assert mlflow.active_run() is None  # the next session in this process starts a run of its own
 

@@ -13,9 +13,7 @@ import nbformat
 import pytest
 from nbconvert.preprocessors import ExecutePreprocessor
 
-from kuda_pipeline.pipeline_registry import SYNTHETIC_DATASETS
-from test_kedro_session import PROJECT_ROOT, copy_project
-from test_kedro_viz import run_in_session, small_corpus_params
+from project_copy import PROJECT_ROOT, copy_project, run_in_session, small_run_params
 
 NOTEBOOKS = ("label_statistics.ipynb", "results.ipynb")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -30,16 +28,6 @@ PAPER_RESULTS = {
 }
 
 
-def small_full_run_params() -> dict:
-    """Small corpora and one epoch for every stage-1 modality and for stage 2."""
-    one_epoch = {"train": {"epochs": 1}}
-    params = small_corpus_params()
-    for namespace in SYNTHETIC_DATASETS:
-        params[namespace]["knowledge_pretraining"] = {modality: one_epoch for modality in ("t", "v", "a")}
-        params[namespace]["fusion_training"] = one_epoch
-    return params
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Iterator[Path]:
     """A throw-away project copy after ``full`` ran on small corpora; MLflow tracks into a sqlite file inside it."""
@@ -47,7 +35,7 @@ def project(tmp_path_factory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
         patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
-        run_in_session(project, ["full"], small_full_run_params())
+        run_in_session(project, ["full"], small_run_params())
         yield project
 
 

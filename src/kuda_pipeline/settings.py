@@ -3,8 +3,9 @@
 from omegaconf.resolvers import oc
 
 from kuda_pipeline.hooks import ParameterValidationHooks
+from kuda_pipeline.tracking_hooks import TrackingHooks
 
-HOOKS = (ParameterValidationHooks(),)
+HOOKS = (ParameterValidationHooks(), TrackingHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -14,9 +14,20 @@ KEY_LENGTH = 16  # hex digits of the cell key (64 bits)
 
 
 def cell_key(settings: Mapping[str, Any]) -> str:
-    """A stable hash of ``settings`` (plain JSON values): equal settings, in any key order, give equal keys."""
-    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    """A stable hash of ``settings`` (plain JSON values): equal settings, in any key order, give equal keys, and
+    numbers that compare equal (``0`` and ``0.0`` as YAML gives them) hash alike."""
+    canonical = json.dumps(_numbers_as_floats(settings), sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def _numbers_as_floats(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _numbers_as_floats(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_numbers_as_floats(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def arrays_fingerprint(arrays: Mapping[str, Mapping[str, np.ndarray]]) -> str:

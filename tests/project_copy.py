@@ -1,0 +1,46 @@
+"""Throw-away copies of the project for tests that run real Kedro sessions, and the params that keep them small."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from kuda_pipeline.pipeline_registry import SYNTHETIC_DATASETS
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SMALL_SPLITS = {"n_train": 32, "n_valid": 12, "n_test": 12}
+
+
+def copy_project(target: Path) -> Path:
+    """conf/, src/ and pyproject.toml: enough for Kedro to treat ``target`` as the project."""
+    ignore = shutil.ignore_patterns("__pycache__", "local", "*.egg-info")
+    shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=ignore)
+    (target / "conf" / "local").mkdir()
+    shutil.copytree(PROJECT_ROOT / "src", target / "src", ignore=ignore)
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", target / "pyproject.toml")
+    return target
+
+
+def small_run_params(namespaces=SYNTHETIC_DATASETS, splits=SMALL_SPLITS, epochs: int | None = 1) -> dict:
+    """Runtime params: small synthetic corpora and ``epochs`` for every stage-1 modality and stage 2.
+
+    Nested, not dotted: ``KedroSession.create`` merges ``runtime_params`` as given, so a key such as
+    ``"synthetic_sims.synthesis.n_train"`` would be a new top-level parameter (only the CLI splits dots).
+    ``epochs=None`` leaves the training settings alone.
+    """
+    params = {namespace: {"synthesis": dict(splits)} for namespace in namespaces}
+    if epochs is not None:
+        one = {"train": {"epochs": epochs}}
+        for namespace in namespaces:
+            params[namespace]["knowledge_pretraining"] = {modality: one for modality in ("t", "v", "a")}
+            params[namespace]["fusion_training"] = one
+    return params
+
+
+def run_in_session(project: Path, pipeline_names: list[str], runtime_params: dict) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=runtime_params) as session:
+        session.run(pipeline_names=pipeline_names)
