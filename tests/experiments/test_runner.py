@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from kuda_pipeline.experiments import CellResult, CellSpec, cell_key, parse_variants, run_grid_cells
-from kuda_pipeline.experiments import runner
+from kuda_pipeline.experiments import CellResult, CellSpec, cell_key, parse_variants, run_grid_cells, runner
 from kuda_pipeline.experiments.keys import arrays_fingerprint, state_fingerprint
 from kuda_pipeline.experiments.runner import plan_runs
 from kuda_pipeline.training.config import TrainConfig
@@ -20,6 +19,7 @@ VARIANTS = parse_variants({
     "alpha=0": {"architecture": {"alpha": 0}},
     "w/o KIP": {"use_knowledge": False},
     "T+V": {"architecture": {"modalities": ["t", "v"]}},
+    "Concatenation": {"architecture": {"fusion": "concat"}},
 })
 
 
@@ -42,7 +42,8 @@ def test_fingerprints_follow_the_content(tiny_arrays, tiny_knowledge):
     assert arrays_fingerprint(tiny_arrays) == arrays_fingerprint({k: dict(v) for k, v in tiny_arrays.items()})
     assert arrays_fingerprint(changed) != arrays_fingerprint(tiny_arrays)
     state = tiny_knowledge["v"]
-    bumped = {**state, "state_dict": {k: v + 1 if i == 0 else v for i, (k, v) in enumerate(state["state_dict"].items())}}
+    first_key = next(iter(state["state_dict"]))
+    bumped = {**state, "state_dict": {**state["state_dict"], first_key: state["state_dict"][first_key] + 1}}
     assert state_fingerprint(state) != state_fingerprint(bumped)
 
 
@@ -79,6 +80,12 @@ def test_a_cell_trains_and_records_metrics_and_probe(tiny_inputs):
     np.testing.assert_allclose(restored.probe.representations["fused"], probe.representations["fused"], atol=1e-5)
 
 
+def test_a_fusion_without_attention_maps_gives_a_probe_without_attention(tiny_inputs):
+    (result,) = run_grid_cells(_cells("Concatenation", probe_first=True), tiny_inputs, {}, done={}).cells
+    assert result.probe.attention == {} and result.probe.representations["fused"].shape == (8, 16)
+    assert result.settings["architecture"]["fusion"] == "concat"
+
+
 def test_finished_cells_are_not_trained_again(tiny_inputs, monkeypatch):
     calls = []
     real_run_cell = runner.run_cell
@@ -86,7 +93,8 @@ def test_finished_cells_are_not_trained_again(tiny_inputs, monkeypatch):
     cells = _cells("w/o SR", "w/o CE", "alpha=0")
     first = run_grid_cells(cells, tiny_inputs, {}, done={})
     assert len(calls) == 2 and len(first.computed) == 2  # "w/o CE" and "alpha=0" share one run
-    finished = {key: (lambda record=result.to_record(): record) for key, result in first.computed.items()}
+    records = {key: result.to_record() for key, result in first.computed.items()}
+    finished = {key: (lambda key=key: records[key]) for key in records}  # lazy loaders, as a PartitionedDataset gives
     second = run_grid_cells(cells, tiny_inputs, {}, done=finished)
     assert len(calls) == 2 and second.computed == {}
     assert [c.variant for c in second.cells] == ["w/o SR", "w/o CE", "alpha=0"]
