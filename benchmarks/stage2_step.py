@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import resource
 import statistics
 import time
@@ -92,19 +93,30 @@ def train_step(model: KuDA, batch: Batch, optimizer: torch.optim.Optimizer, dtyp
     optimizer.step()
 
 
-def step_seconds(model: KuDA, batch: Batch, optimizer: torch.optim.Optimizer, args: argparse.Namespace) -> list[float]:
-    """Wall time of `args.steps` training steps after `args.warmup` warm-up steps."""
+def process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def step_seconds(
+    model: KuDA, batch: Batch, optimizer: torch.optim.Optimizer, args: argparse.Namespace
+) -> tuple[list[float], list[float]]:
+    """Wall and process CPU time of `args.steps` training steps after `args.warmup` warm-up steps.
+
+    With one thread, CPU time hardly depends on other processes' load; wall time does.
+    """
     device = torch.device(args.device)
     for _ in range(args.warmup):
         train_step(model, batch, optimizer, args.dtype)
     synchronize(device)
-    times = []
+    wall, cpu = [], []
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), process_cpu_seconds()
         train_step(model, batch, optimizer, args.dtype)
         synchronize(device)
-        times.append(time.perf_counter() - start)
-    return times
+        wall.append(time.perf_counter() - start)
+        cpu.append(process_cpu_seconds() - start_cpu)
+    return wall, cpu
 
 
 def step_flops(model: KuDA, batch: Batch, dtype: str) -> int:
@@ -121,20 +133,22 @@ def step_flops(model: KuDA, batch: Batch, dtype: str) -> int:
     return counter.get_total_flops()
 
 
-def matmul_flops_per_second(device: torch.device, dtype: str, size: int = 2048, repeats: int = 10) -> float:
-    """Median FLOP/s of a size x size matmul in the benchmark's dtype."""
+def matmul_flops_per_second(device: torch.device, dtype: str, size: int = 2048, repeats: int = 10) -> tuple[float, float]:
+    """FLOP/s of a size x size matmul in the benchmark's dtype: per wall second (median) and per CPU second."""
     torch_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
     a = torch.randn(size, size, device=device, dtype=torch_dtype)
     b = torch.randn(size, size, device=device, dtype=torch_dtype)
     a @ b
     times = []
+    start_cpu = process_cpu_seconds()
     for _ in range(repeats):
         synchronize(device)
         start = time.perf_counter()
         a @ b
         synchronize(device)
         times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times)
+    flops = 2 * size**3
+    return flops / statistics.median(times), flops * repeats / (process_cpu_seconds() - start_cpu)
 
 
 def top_operators(model: KuDA, batch: Batch, optimizer: torch.optim.Optimizer, dtype: str, rows: int = 20) -> str:
@@ -196,10 +210,11 @@ def main() -> None:
         fused=True if args.optimizer == "adamw-fused" else None,
     )
 
-    times = step_seconds(model, batch, optimizer, args)
+    times, cpu_times = step_seconds(model, batch, optimizer, args)
     memory = peak_memory_bytes(device)
     flops = step_flops(model, batch, args.dtype)
     seconds = statistics.median(times)
+    matmul_wall, matmul_cpu = matmul_flops_per_second(device, args.dtype)
     figures = {
         "device": args.device,
         "dtype": args.dtype,
@@ -211,10 +226,14 @@ def main() -> None:
         "step_seconds": times,
         "median_step_seconds": seconds,
         "min_step_seconds": min(times),
+        "step_cpu_seconds": cpu_times,
+        "load_average_1min": os.getloadavg()[0],
         "samples_per_second": args.batch_size / seconds,
         "gflop_per_step": flops / 1e9,
         "achieved_gflop_per_second": flops / seconds / 1e9,
-        "matmul_2048_gflop_per_second": matmul_flops_per_second(device, args.dtype) / 1e9,
+        "matmul_2048_gflop_per_second": matmul_wall / 1e9,
+        "gflop_per_cpu_second": flops / statistics.median(cpu_times) / 1e9,
+        "matmul_2048_gflop_per_cpu_second": matmul_cpu / 1e9,
         **memory,
     }
     for name, value in figures.items():

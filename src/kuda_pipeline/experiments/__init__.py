@@ -1,4 +1,4 @@
-"""Experiments library (no Kedro, no MLflow): the grid of dataset × variant × seed, its cells, results, report, figures."""
+"""Experiments library (no Kedro, no MLflow): the grid of dataset × variant × seed, results, report, figures."""
 
 from kuda_pipeline.experiments.figures import choose_cases, plot_cases, plot_representations
 from kuda_pipeline.experiments.grid import CellSpec, FigureSpec, GridSpec, plan_grid

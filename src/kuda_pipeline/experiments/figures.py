@@ -45,7 +45,7 @@ def plot_representations(probe: CellProbe, title: str, method: str = "tsne", see
     axes = figure.add_subplot()
     for name, points in zip(names, np.split(embedded, len(names)), strict=True):
         axes.scatter(points[:, 0], points[:, 1], s=8, alpha=0.7, color=COLOURS[name], label=NAMES[name])
-    axes.set_title(f"{title}\n{'t-SNE' if method == 'tsne' else 'PCA'} of test representations")
+    axes.set_title(f"{_literal(title)}\n{'t-SNE' if method == 'tsne' else 'PCA'} of test representations")
     axes.set_xticks([])
     axes.set_yticks([])
     axes.legend(loc="best", fontsize="small", markerscale=2)
@@ -89,39 +89,47 @@ def attention_focus(attention: np.ndarray) -> np.ndarray:
     """(N, L) attention received per position (rows sum to 1) -> (N,) focus 1 - H / log L in [0, 1]."""
     p = np.clip(attention, 1e-12, None)
     entropy = -(p * np.log(p)).sum(axis=1)  # (N,)
-    return 1.0 - entropy / np.log(attention.shape[1])
+    return np.clip(1.0 - entropy / np.log(attention.shape[1]), 0.0, 1.0)
 
 
 def plot_cases(probe: CellProbe, indices: list[int], title: str) -> Figure:
     """Table 8 style: per chosen sample the labels, predictions, dominant modality and attention focus, and below
-    one heatmap per sample of the attention each position of Ĥ_t, Ĥ_v, Ĥ_a receives."""
+    one heatmap per sample of the attention each position of Ĥ_t, Ĥ_v, Ĥ_a receives, relative to uniform."""
     dominant, judged_on = dominant_modalities(probe)
     modalities = [m for m in MODALITIES if m in probe.attention]
     focus = {m: attention_focus(probe.attention[m]) for m in modalities}
     columns = ["id", "label", *(f"label_{m}" for m in MODALITIES if f"label_{m}" in probe.outputs),
                "prediction", *(f"pred_{m}" for m in MODALITIES if f"pred_{m}" in probe.outputs)]
-    header = [*columns, f"dominant ({judged_on})", *(f"focus {m}" for m in modalities)]
-    rows = [[probe.ids[i], *(f"{probe.outputs[c][i]:+.2f}" for c in columns[1:]), dominant[i],
-             *(f"{focus[m][i]:.3f}" for m in modalities)] for i in indices]
-    figure = Figure(figsize=(max(8.0, 1.1 * len(header)), 2.2 + 0.3 * len(rows) + (2.0 if modalities else 0.0)),
+    header = [*columns, "dominant", *(f"focus {m}" for m in modalities)]
+    rows = [[_literal(probe.ids[i]), *(f"{probe.outputs[c][i]:+.2f}" for c in columns[1:]), dominant[i],
+             *(f"{focus[m][i]:.2g}" for m in modalities)] for i in indices]
+    rows_of_panels = 2 if modalities else 1
+    figure = Figure(figsize=(max(8.0, 1.0 * len(header)), 1.6 + 0.3 * len(rows) + 2.2 * (rows_of_panels - 1)),
                     layout="constrained")
-    grid = figure.add_gridspec(2 if modalities else 1, max(1, len(indices)), height_ratios=[1, 1] if modalities else [1])
+    figure.suptitle(f"{_literal(title)}: test cases (dominant modality judged on the {judged_on})", fontsize="small")
+    grid = figure.add_gridspec(rows_of_panels, max(1, len(indices)))
     table_axes = figure.add_subplot(grid[0, :])
     table_axes.axis("off")
     table = table_axes.table(cellText=rows, colLabels=header, loc="center", cellLoc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(7)
-    table_axes.set_title(title)
+    table.auto_set_column_width(list(range(len(header))))
     if not modalities:
         figure.text(0.5, 0.02, "this cell's fusion returns no attention maps", ha="center", fontsize="small")
         return figure
-    upper = max(float(probe.attention[m][indices].max()) for m in modalities)
+    relative = {m: probe.attention[m] * probe.attention[m].shape[1] for m in modalities}  # 1 = uniform attention
+    spread = max(float(np.abs(relative[m][indices] - 1.0).max()) for m in modalities) or 1.0
     for column, i in enumerate(indices):
         axes = figure.add_subplot(grid[1, column])
-        maps = np.stack([probe.attention[m][i] for m in modalities])  # (M, L_f)
-        image = axes.imshow(maps, aspect="auto", cmap="viridis", vmin=0.0, vmax=upper)
+        maps = np.stack([relative[m][i] for m in modalities])  # (M, L_f)
+        image = axes.imshow(maps, aspect="auto", cmap="coolwarm", vmin=1.0 - spread, vmax=1.0 + spread)
         axes.set_yticks(range(len(modalities)), modalities)
         axes.set_xlabel("position of Ĥ_m", fontsize="x-small")
-        axes.set_title(probe.ids[i], fontsize="x-small")
-    figure.colorbar(image, ax=figure.axes[1:], shrink=0.8, label="attention received")
+        axes.set_title(_literal(probe.ids[i]), fontsize="x-small")
+    figure.colorbar(image, ax=figure.axes[1:], shrink=0.8, label="attention received × L_f (1: uniform)")
     return figure
+
+
+def _literal(text: str) -> str:
+    """``text`` shown as written: MMSA ids such as ``video_0001$_$0001`` would otherwise start mathtext."""
+    return text.replace("$", r"\$")

@@ -20,7 +20,14 @@ from kuda_pipeline.experiments.keys import arrays_fingerprint, cell_key, state_f
 from kuda_pipeline.experiments.probe import CellProbe, probe_model
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.seeding import seed_everything
-from kuda_pipeline.training.stages import SplitArrays, config_to_dict, kuda_config, predict_split, restore_kuda, train_fusion
+from kuda_pipeline.training.stages import (
+    SplitArrays,
+    config_to_dict,
+    kuda_config,
+    predict_split,
+    restore_kuda,
+    train_fusion,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +145,9 @@ def run_cell(run: PlannedRun, inputs: DatasetInputs) -> CellResult:
     model = restore_kuda(stage.state, inputs.text_encoder_dir)
     split = inputs.arrays[evaluation["split"]]
     predictions, metrics = predict_split(model, split, inputs.scheme, evaluation["batch_size"], evaluation["device"])
-    probe = probe_model(model, split, predictions, evaluation["batch_size"], evaluation["device"]) if cell.probe else None
+    probe = None
+    if cell.probe:
+        probe = probe_model(model, split, predictions, evaluation["batch_size"], evaluation["device"])
     seconds = time.perf_counter() - start
     logger.info("cell %s (%s, %s, seed %d) in %.1f s: test %s", run.key, cell.dataset, cell.variant.name, cell.seed,
                 seconds, metrics)

@@ -62,7 +62,9 @@ def run_experiment_cells(
     return new_partitions, tracking_records(grid.name, trained_now), run.cells
 
 
-def tabulate_experiment_results(grid: GridSpec, *cells_per_dataset: list[CellResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tabulate_experiment_results(
+    grid: GridSpec, *cells_per_dataset: list[CellResult]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tidy results (grid, dataset, variant, seed, metric, value) and their mean ± std over seeds."""
     results = results_table(grid.name, [cell for cells in cells_per_dataset for cell in cells])
     return results, summarise(results)

@@ -2,7 +2,7 @@
 
 Per dataset namespace ``ns``: ``ns.split_arrays``, ``ns.knowledge_{t,v,a}`` and ``ns.experiment_cells_finished``
 (the cells already on disk) → ``ns.experiment_cells`` (the new ones), ``ns.experiment_cell_runs`` (MLflow) and
-``ns.experiment_grid_cells``; then, over all datasets, ``experiment_results``, ``experiment_summary``,
+``experiment_grid_cells_<ns>``; then, over all datasets, ``experiment_results``, ``experiment_summary``,
 ``experiment_report`` and two figures.
 """
 
@@ -35,14 +35,20 @@ def _dataset_cells(dataset: str) -> Pipeline:
             name="run_experiment_cells",
         )
     ])
-    return Pipeline(template, namespace=dataset, inputs={"experiment_grid"})
+    # the results leave the namespace under a dot-free name, for the nodes that gather every dataset's cells
+    return Pipeline(template, namespace=dataset, inputs={"experiment_grid"},
+                    outputs={"experiment_grid_cells": _grid_cells(dataset)})
 
 
-def create_pipeline(datasets: Sequence[str] = (), **kwargs) -> Pipeline:
+def _grid_cells(dataset: str) -> str:
+    return f"experiment_grid_cells_{dataset}"
+
+
+def create_pipeline(datasets: Sequence[str], **kwargs) -> Pipeline:
     """The experiments over the dataset namespaces ``datasets`` (the grid may use any of them)."""
     if not datasets:
         raise ValueError("the experiments pipeline needs at least one dataset namespace, got none")
-    grid_cells = [f"{dataset}.experiment_grid_cells" for dataset in datasets]
+    grid_cells = [_grid_cells(dataset) for dataset in datasets]
     plan = Pipeline([
         Node(
             _bound(plan_experiment_grid, datasets=tuple(datasets)),
