@@ -3,6 +3,7 @@
 - ``full`` (and ``__default__``): the embedded synthetic corpora, ``synthetic_sims`` and ``synthetic_mosi``.
 - ``paper``: the real datasets ``sims``, ``simsv2``, ``mosi``, ``mosei`` (run with ``--env=paper``).
 - one pipeline per dataset namespace and one per stage (synthetic namespaces), for partial runs.
+- ``experiments``: the grid of ``parameters_experiments.yml`` (variants × seeds) over the outputs of ``full``.
 
 Datasets with unimodal labels pretrain stage 1 on their own labels; the others take their knowledge from
 a source dataset whose Chinese text is translated into English (Appendix B): ``KNOWLEDGE_SOURCES``.
@@ -14,6 +15,7 @@ from kedro.pipeline import Pipeline
 
 from kuda_pipeline.pipelines import (
     evaluation,
+    experiments,
     fusion_training,
     ingestion,
     knowledge_pretraining,
@@ -71,5 +73,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         pipelines[stage] = _union(per_dataset[ns][stage] for ns in SYNTHETIC_DATASETS if stage in per_dataset[ns])
     pipelines["full"] = _union(pipelines[ns] for ns in SYNTHETIC_DATASETS)
     pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS)
+    pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
     pipelines["__default__"] = pipelines["full"]
     return pipelines

@@ -137,3 +137,12 @@ def test_every_fusion_runs_without_adapters_or_injection(fusion):
         width = WIDTHS if switch.get("use_adapters") is False else {m: 2 * d for m, d in WIDTHS.items()}
         assert {m: p.features.in_features for m, p in model.fusion.projectors.items()} == width, (fusion, switch)
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.head.parameters()), (fusion, switch)
+
+
+def test_a_model_without_adapters_loads_stage1_weights_and_reports_the_adapter_tensors_skipped():
+    with_adapters = tiny_model()
+    without = tiny_model(use_adapters=False)
+    report = without.load_knowledge({m: with_adapters.knowledge_state_dict(m) for m in ("t", "v", "a")})
+    skipped_adapters = [key for key in report.skipped if ".adapter." in f".{key}"]
+    assert skipped_adapters and all(report.skipped[key][1] == () for key in skipped_adapters)
+    assert "v.encoder.input_projection.weight" in report.loaded

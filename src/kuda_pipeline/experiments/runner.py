@@ -102,6 +102,8 @@ RecordSource = Mapping[str, Any] | Callable[[], Mapping[str, Any]]  # a record, 
 
 def plan_runs(cells: Sequence[CellSpec], inputs: DatasetInputs, training: Mapping[str, Any]) -> list[PlannedRun]:
     """Resolve and validate every cell (model config, TrainConfig, stage-1 checkpoints present) and key it."""
+    if not cells:
+        return []
     data = arrays_fingerprint(inputs.arrays)
     knowledge = {m: state_fingerprint(state) for m, state in inputs.knowledge.items()}
     runs = []

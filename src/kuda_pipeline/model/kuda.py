@@ -115,12 +115,20 @@ class KuDA(nn.Module):
         """Load stage-1 weights per modality; a tensor whose shape differs (e.g. the vision input projection
         or position embedding when feature size or length differ) is skipped and reported.
 
-        Raises ValueError, before loading anything, for a modality not in the model or a key missing or unexpected.
+        A model built without adapters ("w/o Adapter") skips the checkpoint's adapter tensors, reported with
+        model shape (). Raises ValueError, before loading anything, for a modality not in the model or a key
+        missing or unexpected.
         """
         absent = sorted(set(state_dicts) - set(self.knowledge))
         if absent:
             raise ValueError(f"knowledge given for modalities {absent} not in the model; it has {list(self.knowledge)}")
         targets = {m: self.knowledge[m].state_dict() for m in state_dicts}
+        skipped = {}
+        if not self.config.use_adapters:
+            skipped = {f"{m}.{k}": (tuple(v.shape), ()) for m, state in state_dicts.items()
+                       for k, v in state.items() if k.startswith("adapter.")}
+            state_dicts = {m: {k: v for k, v in state.items() if not k.startswith("adapter.")}
+                           for m, state in state_dicts.items()}
         for m, state in state_dicts.items():
             missing = sorted(set(targets[m]) - set(state))
             unexpected = sorted(set(state) - set(targets[m]))
@@ -129,7 +137,7 @@ class KuDA(nn.Module):
                     f"knowledge state of modality {m!r} does not match the model: "
                     f"missing {_listing(missing)}, unexpected {_listing(unexpected)}"
                 )
-        loaded, skipped = [], {}
+        loaded = []
         for m, state in state_dicts.items():
             compatible = {}
             for key, value in state.items():
