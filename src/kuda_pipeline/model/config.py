@@ -40,8 +40,9 @@ class SequenceEncoderConfig:
     """Vision/audio encoder (eq. 2): post-norm Transformer encoder layers with GELU (as the public code).
 
     `attention_dropout` drops attention probabilities. The public code's `nn.TransformerEncoderLayer`
-    uses `dropout` there too; any value above 0 makes PyTorch materialise the L x L attention maps
-    (no fused kernel supports it), which costs about 10x in time and memory at the audio length 400.
+    uses `dropout` there too (0.2); any value above 0 makes PyTorch materialise the L x L attention maps
+    (no fused CPU kernel supports it): at CH-SIMS shapes a stage-2 CPU step then takes ~40 % longer
+    and ~2 GB more memory (benchmarks/stage2_step.py --attention-dropout 0.2).
     """
 
     hidden_size: int = 128

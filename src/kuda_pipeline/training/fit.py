@@ -48,12 +48,15 @@ class _Progress:
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters (frozen ones, e.g. stage-2 adapters, are left out)."""
+    """AdamW over the trainable parameters (frozen ones, e.g. stage-2 adapters, are left out).
+
+    The fused kernel updates every tensor in one pass instead of a Python loop over ~500 parameters.
+    """
     parameters = [p for p in model.parameters() if p.requires_grad]
     if not parameters:
         raise ValueError(f"{type(model).__name__} has no parameter with requires_grad=True: nothing to train")
     return torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay,
-                             betas=config.betas)
+                             betas=config.betas, fused=True)
 
 
 def fit(
