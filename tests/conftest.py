@@ -1,6 +1,22 @@
-"""Shared test set-up: no telemetry, deterministic torch, small thread count."""
+"""Shared test set-up: no telemetry, offline Hugging Face, and a tiny random BERT."""
 import os
+
+import pytest
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> str:
+    """A random 2-layer BERT beside the embedded tokenizer (whose ids the synthetic text carries)."""
+    directory = tmp_path_factory.mktemp("tiny_bert")
+    config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(directory)
+    AutoTokenizer.from_pretrained(embedded_text_encoder_dir(), local_files_only=True).save_pretrained(directory)
+    return str(directory)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from conftest import ARCHITECTURE, EVALUATION, TRAIN
+from conftest import EVALUATION
+from tiny_models import ARCHITECTURE, TRAIN
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure

@@ -7,9 +7,8 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
-from transformers import AutoTokenizer, BertConfig, BertModel
+from tiny_models import ARCHITECTURE, TRAIN
 
-from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir
 from kuda_pipeline.pipelines import (
     evaluation,
     fusion_training,
@@ -24,26 +23,7 @@ SOURCE = dict(SHAPES, language="zh", text_length=16, vision_length=5, vision_dim
               label_range=(-1.0, 1.0), unimodal_labels=True)
 TARGET = dict(SHAPES, language="en", text_length=18, vision_length=6, vision_dim=3,
               label_range=(-3.0, 3.0), unimodal_labels=False)
-SEQUENCE = {"hidden_size": 8, "num_layers": 2, "num_heads": 2, "ffn_size": 8, "dropout": 0.1}
-ADAPTER = {"num_blocks": 2, "num_heads": 2, "num_layers": 1, "dropout": 0.1}
-ARCHITECTURE = dict(
-    text_injection_layers=[1, 2], vision_encoder=SEQUENCE, audio_encoder=SEQUENCE, vision_adapter=ADAPTER,
-    audio_adapter=ADAPTER, fusion_dim=16, fusion_blocks=1, fusion_heads=2, fusion_head_dim=8,
-    fusion_ffn_size=16, head_hidden_sizes=[8], dropout=0.1,
-)
-TRAIN = {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu", "seed": 0}
 STAGE1 = {"scheme": "sims", "checkpoint_dir": None, **{m: {"loss": "mse", "train": TRAIN} for m in "tva"}}
-
-
-@pytest.fixture(scope="module")
-def tiny_bert_dir(tmp_path_factory):
-    """A random 2-layer BERT beside the embedded tokenizer (whose ids the synthetic text carries)."""
-    directory = tmp_path_factory.mktemp("tiny_bert")
-    config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
-    BertModel(config).save_pretrained(directory)
-    AutoTokenizer.from_pretrained(embedded_text_encoder_dir(), local_files_only=True).save_pretrained(directory)
-    return str(directory)
 
 
 def _parameters(namespace: str, spec: dict, scheme: str, text_encoder: str, label_range) -> dict:
