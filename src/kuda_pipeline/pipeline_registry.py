@@ -2,7 +2,11 @@
 
 - ``full`` (and ``__default__``): the embedded synthetic corpora, ``synthetic_sims`` and ``synthetic_mosi``.
 - ``paper``: the real datasets ``sims``, ``simsv2``, ``mosi``, ``mosei`` (run with ``--env=paper``).
-- one pipeline per dataset namespace and one per stage (synthetic namespaces), for partial runs.
+- one pipeline per dataset namespace: that dataset's stages, plus what it consumes from its knowledge source
+  (the source's synthesis, ingestion and translation; not the source's training or evaluation).
+- one pipeline per stage (``ingestion``, ``translation``, ``fusion_training``, ...) over the dataset namespaces of
+  the environment: its ``stage_pipeline_datasets`` parameter (base: the synthetic ones; ``paper``: the real ones),
+  handed over by ``StagePipelineHooks`` when the Kedro context is created.
 - ``experiments``: the grid of ``parameters_experiments.yml`` (variants × seeds) over the outputs of ``full``.
 
 Datasets with unimodal labels pretrain stage 1 on their own labels; the others take their knowledge from
@@ -10,6 +14,8 @@ a source dataset whose Chinese text is translated into English (Appendix B): ``K
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 
 from kedro.pipeline import Pipeline
 
@@ -27,6 +33,11 @@ from kuda_pipeline.pipelines import (
 SYNTHETIC_DATASETS = ("synthetic_sims", "synthetic_mosi")
 PAPER_DATASETS = ("sims", "simsv2", "mosi", "mosei")
 KNOWLEDGE_SOURCES = {"synthetic_mosi": "synthetic_sims", "mosi": "sims", "mosei": "simsv2"}
+# the stages a dataset consumes from its knowledge source: the source's split arrays and translations
+SOURCE_STAGES_CONSUMED = ("synthesis", "ingestion")
+STAGE_DATASETS_PARAMETER = "stage_pipeline_datasets"
+
+_stage_datasets: tuple[str, ...] = SYNTHETIC_DATASETS
 
 
 def _namespaced(template: Pipeline, namespace: str, **mapping) -> Pipeline:
@@ -58,21 +69,45 @@ def _dataset_stages(namespace: str) -> dict[str, Pipeline]:
     return stages
 
 
-def _union(pipelines) -> Pipeline:
+def _union(pipelines: Iterable[Pipeline]) -> Pipeline:
     return sum(pipelines, Pipeline([]))
 
 
-def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines."""
+def build_pipelines(stage_datasets: Sequence[str] = SYNTHETIC_DATASETS) -> dict[str, Pipeline]:
+    """Every pipeline of the project; the per-stage ones cover the dataset namespaces ``stage_datasets``."""
     per_dataset = {ns: _dataset_stages(ns) for ns in SYNTHETIC_DATASETS + PAPER_DATASETS}
-    pipelines = {ns: _union(stages.values()) for ns, stages in per_dataset.items()}
-    for ns, source in KNOWLEDGE_SOURCES.items():
-        pipelines[ns] = pipelines[ns] + pipelines[source]
+    pipelines = {}
+    for ns, stages in per_dataset.items():
+        source_stages = per_dataset.get(KNOWLEDGE_SOURCES.get(ns), {})
+        consumed = (source_stages[stage] for stage in SOURCE_STAGES_CONSUMED if stage in source_stages)
+        pipelines[ns] = _union(stages.values()) + _union(consumed)
     stage_names = dict.fromkeys(stage for stages in per_dataset.values() for stage in stages)
     for stage in stage_names:
-        pipelines[stage] = _union(per_dataset[ns][stage] for ns in SYNTHETIC_DATASETS if stage in per_dataset[ns])
+        pipelines[stage] = _union(per_dataset[ns][stage] for ns in stage_datasets if stage in per_dataset[ns])
     pipelines["full"] = _union(pipelines[ns] for ns in SYNTHETIC_DATASETS)
     pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS)
     pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
     pipelines["__default__"] = pipelines["full"]
     return pipelines
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    """Register the project's pipelines (per-stage ones over the current environment's datasets)."""
+    return build_pipelines(_stage_datasets)
+
+
+def use_stage_datasets(datasets: Sequence[str]) -> bool:
+    """Make the per-stage pipelines cover ``datasets``; True when that changed the registry.
+
+    A ValueError names any namespace the project does not define.
+    """
+    datasets = tuple(datasets)
+    known = SYNTHETIC_DATASETS + PAPER_DATASETS
+    unknown = [ns for ns in datasets if ns not in known]
+    if unknown or not datasets:
+        raise ValueError(f"parameter {STAGE_DATASETS_PARAMETER} must list dataset namespaces among {list(known)}, "
+                         f"got {list(datasets)}")
+    global _stage_datasets  # noqa: PLW0603 - the registry Kedro loads takes no arguments
+    changed = datasets != _stage_datasets
+    _stage_datasets = datasets
+    return changed

@@ -3,9 +3,10 @@
 from omegaconf.resolvers import oc
 
 from kuda_pipeline.hooks import ParameterValidationHooks
+from kuda_pipeline.stage_pipeline_hooks import StagePipelineHooks
 from kuda_pipeline.tracking_hooks import TrackingHooks
 
-HOOKS = (ParameterValidationHooks(), TrackingHooks())
+HOOKS = (StagePipelineHooks(), ParameterValidationHooks(), TrackingHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -86,8 +86,8 @@ def test_precomputed_with_fallback_translates_only_the_absent_ids(seq2seq, sourc
     precomputed, fallback = PrecomputedTranslator(table), CountingTranslator(seq2seq)
 
     with caplog.at_level(logging.WARNING):
-        result = translate_dataset(sources, None, precomputed, fallback)
-    again = translate_dataset(sources, result, precomputed, fallback)
+        result = translate_dataset(sources, None, precomputed, lambda: fallback)
+    again = translate_dataset(sources, result, precomputed, lambda: fallback)
 
     assert fallback.calls == [IDS[7:]]
     assert "3 id(s) have no precomputed translation" in caplog.text and "video_07" in caplog.text
@@ -95,6 +95,16 @@ def test_precomputed_with_fallback_translates_only_the_absent_ids(seq2seq, sourc
     assert result["text_en"].tolist()[7:] == seq2seq.translate(TEXTS[7:])
     assert result["backend"].tolist() == ["precomputed"] * 7 + ["seq2seq"] * 3
     pd.testing.assert_frame_equal(again, result, check_dtype=False)
+
+
+def test_the_fallback_is_built_only_when_an_id_lacks_a_precomputed_translation(sources):
+    table = pd.DataFrame({"id": IDS, "text_en": [f"english {index}" for index in range(len(IDS))]})
+    builds = []
+
+    result = translate_dataset(sources, None, PrecomputedTranslator(table), lambda: builds.append(1))
+
+    assert builds == []
+    assert result["text_en"].tolist() == table["text_en"].tolist()
 
 
 def test_precomputed_without_fallback_lists_the_absent_ids():
@@ -110,7 +120,7 @@ def test_precomputed_without_fallback_lists_the_absent_ids():
 
 def test_bad_inputs_are_rejected(seq2seq, sources):
     with pytest.raises(ValueError, match="a fallback translator only serves a precomputed backend, not 'seq2seq'"):
-        translate_dataset(sources, None, seq2seq, seq2seq)
+        translate_dataset(sources, None, seq2seq, lambda: seq2seq)
     with pytest.raises(ValueError, match=r"sources lack column\(s\) \['text'\]"):
         translate_dataset(sources.rename(columns={"text": "raw_text"}), None, seq2seq, None)
     with pytest.raises(ValueError, match=r"1 source id\(s\) occur more than once, e.g. \['video_00'\]"):

@@ -7,6 +7,7 @@ all match; rows of ids no longer in the sources are dropped.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -23,20 +24,21 @@ def translate_dataset(
     sources: pd.DataFrame,
     cached: pd.DataFrame | None,
     backend: Translator | PrecomputedTranslator,
-    fallback: Translator | None = None,
+    build_fallback: Callable[[], Translator] | None = None,
 ) -> pd.DataFrame:
     """Columns id, source_text, text_en, backend, model_identity; one row per source, in source order.
 
-    With a `PrecomputedTranslator`, ids absent from its table are translated by ``fallback``
-    (logged with their count and first ids), or are a ValueError when there is no fallback.
+    With a `PrecomputedTranslator`, ids absent from its table are translated by the translator that
+    ``build_fallback`` returns, called only when some id is absent (logged with their count and first ids);
+    without it they are a ValueError.
     """
-    if fallback is not None and not isinstance(backend, PrecomputedTranslator):
+    if build_fallback is not None and not isinstance(backend, PrecomputedTranslator):
         raise ValueError(f"a fallback translator only serves a precomputed backend, not {backend.name!r}")
     sources = _validated_sources(sources)
     reused = _reusable_rows(cached, sources, backend)
     pending = sources[~sources["id"].isin(reused["id"])]
     if isinstance(backend, PrecomputedTranslator):
-        translated = _translate_precomputed(pending, cached, backend, fallback)
+        translated = _translate_precomputed(pending, cached, backend, build_fallback)
     else:
         translated = _translate_with(pending, backend)
     logger.info(
@@ -48,17 +50,21 @@ def translate_dataset(
 
 
 def _translate_precomputed(
-    pending: pd.DataFrame, cached: pd.DataFrame | None, backend: PrecomputedTranslator, fallback: Translator | None
+    pending: pd.DataFrame,
+    cached: pd.DataFrame | None,
+    backend: PrecomputedTranslator,
+    build_fallback: Callable[[], Translator] | None,
 ) -> pd.DataFrame:
     found, missing = backend.translate_ids(pending["id"].tolist())
     looked_up = _rows(pending[pending["id"].isin(list(found))], found, backend.name, backend.model_identity)
     if not missing:
         return looked_up
-    if fallback is None:
+    if build_fallback is None:
         raise ValueError(
             f"{len(missing)} id(s) have no precomputed translation and no fallback translator is set: "
             f"{missing[:LISTED_IDS]}"
         )
+    fallback = build_fallback()
     logger.warning(
         "%d id(s) have no precomputed translation, translated by %s instead: %s",
         len(missing), fallback.model_identity, missing[:LISTED_IDS],

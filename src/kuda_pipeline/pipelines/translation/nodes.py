@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 from transformers import AutoTokenizer
 
@@ -20,7 +22,10 @@ def _seq2seq(settings: dict) -> Seq2SeqTranslator:
 def translate_to_english(
     samples: pd.DataFrame, precomputed: pd.DataFrame | None, cached: pd.DataFrame | None, translation: dict
 ) -> pd.DataFrame:
-    """English text per sample id; ids already translated by the same backend and model are reused."""
+    """English text per sample id; ids already translated by the same backend and model are reused.
+
+    The seq2seq fallback of a precomputed backend is loaded only when some id lacks a precomputed translation.
+    """
     backend_name, fallback_name = translation["backend"], translation.get("fallback")
     if backend_name not in BACKENDS or fallback_name not in (None, "seq2seq"):
         raise ValueError(f"translation.backend must be one of {BACKENDS} and fallback null or 'seq2seq', "
@@ -31,9 +36,9 @@ def translate_to_english(
         backend = PrecomputedTranslator(precomputed)
     else:
         backend = _seq2seq(translation["seq2seq"])
-    fallback = _seq2seq(translation["seq2seq"]) if fallback_name == "seq2seq" else None
+    build_fallback = partial(_seq2seq, translation["seq2seq"]) if fallback_name == "seq2seq" else None
     sources = samples[["id", "raw_text"]].rename(columns={"raw_text": "text"})
-    return translate_dataset(sources, cached, backend, fallback)
+    return translate_dataset(sources, cached, backend, build_fallback)
 
 
 def assemble_knowledge_source(source_arrays: dict, translations: pd.DataFrame, split_arrays: dict,

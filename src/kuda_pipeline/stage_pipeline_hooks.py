@@ -1,0 +1,25 @@
+"""Per-stage pipelines follow the environment: ``kedro run --env=paper --pipelines=ingestion`` ingests the real data.
+
+Kedro loads ``register_pipelines()`` without arguments and caches the result per process, so the environment's
+``stage_pipeline_datasets`` parameter is handed to the registry when the context is created (before the session
+looks the requested pipelines up), and Kedro's cache is reset when the namespaces change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework import project
+from kedro.framework.hooks import hook_impl
+
+from kuda_pipeline.pipeline_registry import STAGE_DATASETS_PARAMETER, SYNTHETIC_DATASETS, use_stage_datasets
+
+
+class StagePipelineHooks:
+    """Reads ``stage_pipeline_datasets`` (default: the synthetic namespaces) into the pipeline registry."""
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        datasets = context.params.get(STAGE_DATASETS_PARAMETER, SYNTHETIC_DATASETS)
+        if use_stage_datasets(datasets) and project.PACKAGE_NAME:
+            project.pipelines.configure(f"{project.PACKAGE_NAME}.pipeline_registry")
