@@ -55,7 +55,7 @@ def test_without_adapters_h_m_is_the_global_representation_of_width_d_m():
 
 
 def test_without_adapters_stage_two_freezes_only_the_decoders_and_loads_stage_one():
-    model = tiny_model(use_adapters=False)
+    model = tiny_model(use_adapters=False, frozen_adapter_dropout=False)
     states = stage1_states(model.config, seed=1)
     assert not any(key.startswith("adapter.") for state in states.values() for key in state)
     assert model.load_knowledge(states).skipped == {}

@@ -8,10 +8,13 @@ SIZES = dict(text_length=8, vision_length=6, vision_dim=5, audio_length=10, audi
 def test_defaults_follow_the_paper_and_public_code():
     config = KudaConfig(**SIZES)
     assert config.text_injection_layers == (3, 6, 9, 11)
-    assert config.vision_encoder == SequenceEncoderConfig(128, 4, 8, 64, 0.1)
+    assert config.vision_encoder == SequenceEncoderConfig(128, 4, 8, 64, dropout=0.2, attention_dropout=0.2)
+    assert config.vision_adapter == AdapterConfig(num_blocks=3, dropout=0.1, attention_dropout=0.1)
     assert config.injection_layers("v") == (1, 2, 3)
     assert (config.fusion_dim, config.fusion_blocks, config.head_hidden_sizes) == (256, 3, (64, 32))
     assert (config.k, config.alpha, config.task_loss, config.test_ratio) == (0.1, 0.01, "mae", "one")
+    assert (config.reference, config.adapter_norm, config.padding, config.frozen_adapter_dropout) == (
+        "paper", "per_block", "masked", True)
     assert config.modalities == ("t", "v", "a") and config.use_sentiment_ratio
 
 

@@ -155,12 +155,14 @@ def test_padded_vision_and_audio_steps_change_no_output():
         assert (model(valid_change).unimodal_predictions["a"] - reference.unimodal_predictions["a"]).abs().max() > 1e-4
 
 
-def test_frozen_knowledge_keeps_adapters_and_decoders_bit_identical():
-    model = tiny_model().freeze_knowledge().train()
+@pytest.mark.parametrize("dropout_on", [True, False])
+def test_frozen_knowledge_keeps_adapters_and_decoders_bit_identical(dropout_on):
+    model = tiny_model(frozen_adapter_dropout=dropout_on).freeze_knowledge().train()
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if ".adapter." in n or ".decoder." in n}
     trainable = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     assert frozen and not set(frozen) & set(trainable)
-    assert all(not model.knowledge[m].adapter.training and not model.knowledge[m].decoder.training for m in "tva")
+    assert all(model.knowledge[m].adapter.training == dropout_on == model.knowledge[m].decoder.training
+               for m in "tva")
     assert model.knowledge["v"].encoder.training and model.fusion.training
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     fusion_step(model, tiny_batch()).loss.backward()

@@ -73,7 +73,8 @@ def mae_metric(result) -> dict[str, float]:
 
 
 def make_config(**overrides) -> TrainConfig:
-    values = dict(epochs=4, batch_size=4, learning_rate=1e-2, weight_decay=1e-3, device="cpu", seed=7)
+    values = dict(epochs=4, batch_size=4, learning_rate=1e-2, weight_decay=1e-3, device="cpu", seed=7,
+                  schedule_step="batch")
     return TrainConfig(**(values | overrides))
 
 
@@ -268,7 +269,7 @@ def test_resume_of_a_finished_run_trains_nothing(tmp_path):
 def test_resume_with_a_different_step_count_is_rejected(tmp_path):
     fit(make_model(), make_loader(), make_loader(data_seed=1), l1_step, mae_metric, make_config(epochs=2),
         checkpoint_dir=tmp_path)
-    with pytest.raises(ValueError, match="written for 8 optimiser steps but this run has 12"):
+    with pytest.raises(ValueError, match="written for 8 scheduler steps but this run has 12"):
         fit(make_model(), make_loader(), make_loader(data_seed=1), l1_step, mae_metric,
             make_config(epochs=3, resume=True), checkpoint_dir=tmp_path)
 

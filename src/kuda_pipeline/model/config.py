@@ -1,7 +1,8 @@
 """Model configuration: frozen dataclasses validated on construction.
 
 Defaults follow the paper (Table 2, CH-SIMS column) and, where the paper is silent, the authors'
-public code. Choices that differ between the two are options (see `KudaConfig`).
+public code. Choices that differ between the two are options; `KudaConfig.reference` sets all of them
+at once and each can be set alone (docs/fidelity.md lists every difference).
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ MODALITIES = ("t", "v", "a")
 TASK_LOSSES = ("mae", "mse")
 TEST_RATIOS = ("one", "skip")
 FUSIONS = ("daf", "concat", "add", "tfn", "lmf", "cmt")
+REFERENCES = ("paper", "authors_code")
+ADAPTER_NORMS = ("per_block", "shared")
+PADDINGS = ("masked", "all_steps")
+
+# The value of each fidelity option under each reference (docs/fidelity.md). Options where the paper is
+# silent are not here: their defaults are the authors' code's under both references.
+REFERENCE_CHOICES: dict[str, dict[str, str]] = {
+    "paper": {"task_loss": "mae", "test_ratio": "one", "adapter_norm": "per_block", "padding": "masked"},
+    "authors_code": {"task_loss": "mse", "test_ratio": "skip", "adapter_norm": "shared", "padding": "all_steps"},
+}
 
 
 def _require_positive(owner: str, **values: int) -> None:
@@ -39,18 +50,19 @@ def _require_probability(owner: str, **values: float) -> None:
 class SequenceEncoderConfig:
     """Vision/audio encoder (eq. 2): post-norm Transformer encoder layers with GELU (as the public code).
 
-    `attention_dropout` drops attention probabilities. The public code's `nn.TransformerEncoderLayer`
-    uses `dropout` there too (0.2); any value above 0 makes PyTorch materialise the L x L attention maps
-    (no fused CPU kernel supports it): at CH-SIMS shapes a stage-2 CPU step then takes ~40 % longer
-    and ~2 GB more memory (benchmarks/stage2_step.py --attention-dropout 0.2).
+    Dropouts (the paper is silent): the public code's `nn.TransformerEncoderLayer(dropout=0.2)`, which
+    drops attention probabilities at the same rate (`attention_dropout`). An `attention_dropout` above 0
+    makes PyTorch materialise the L x L attention maps (no fused CPU kernel supports it): at CH-SIMS
+    shapes a stage-2 CPU step then takes ~40 % longer and ~2 GB more memory
+    (benchmarks/stage2_step.py --attention-dropout 0.2).
     """
 
     hidden_size: int = 128
     num_layers: int = 4
     num_heads: int = 8
     ffn_size: int = 64
-    dropout: float = 0.1
-    attention_dropout: float = 0.0
+    dropout: float = 0.2
+    attention_dropout: float = 0.2
 
     def __post_init__(self) -> None:
         _require_positive(
@@ -75,14 +87,15 @@ class AdapterConfig:
     Each block: down-projection d -> d/2, `num_layers` Transformer encoder layers (`num_heads` heads,
     feed-forward d/4), up-projection d/2 -> d, residual. `num_blocks`: for vision/audio, the blocks
     read encoder layers 1..num_blocks (None: every encoder layer); for text, None or the number of
-    `KudaConfig.text_injection_layers`.
+    `KudaConfig.text_injection_layers`. Dropouts (the paper is silent): 0.1, attention probabilities
+    included, as the public code's encoder layers.
     """
 
     num_blocks: int | None = None
     num_heads: int = 4
     num_layers: int = 2
     dropout: float = 0.1
-    attention_dropout: float = 0.0
+    attention_dropout: float = 0.1
 
     def __post_init__(self) -> None:
         if self.num_blocks is not None:
@@ -103,12 +116,24 @@ class AdapterConfig:
 class KudaConfig:
     """The whole KuDA model.
 
-    Sizes of the data (`*_length`, `*_dim`) are read from the data by the caller. Options where the
-    paper and the public code differ (paper first, the default):
+    Sizes of the data (`*_length`, `*_dim`) are read from the data by the caller.
+
+    Fidelity (docs/fidelity.md): `reference` ("paper" or "authors_code") gives every option below that is
+    left None its value under that reference (`REFERENCE_CHOICES`); an option set explicitly wins. After
+    construction every option holds its resolved value. Paper first:
     - `task_loss`: "mae" (paper, eq. 14) or "mse" (public code).
     - `test_ratio`: "one" (paper: at test time r_m = 1, so eq. 10 reads
       Z = LN(sum_m LN_m(Z_m + 1 * Z_m))) or "skip" (public code: outside training the ratio branch
       is skipped and eq. 10 reads Z = LN(sum_m Z_m), with neither the r_m * Z_m term nor LN_m).
+    - `adapter_norm`: "per_block" (paper: identical adapter blocks, each with its LayerNorm, frozen in
+      stage 2; eq. 4 concatenates H_m^g as it is) or "shared" (public code: ONE LayerNorm per modality
+      used by every adapter block and, for vision/audio, also on H_m^g before eq. 4; trainable in stage 2).
+    - `padding`: "masked" (the unimodal decoder's mean of eq. 5 runs over the valid steps and padded
+      steps are zeroed before the length projection of eq. 7, so padding changes no output) or
+      "all_steps" (public code: both over every step, padding included).
+    Where the paper is silent the default is the public code's under both references:
+    - `frozen_adapter_dropout`: the frozen adapters keep their dropout on in stage-2 training (public
+      code; False puts them in eval mode). Encoder and adapter dropouts: see their configs.
     - `alpha`: CE-loss weight (paper Table 2: 0.01 for CH-SIMS; public code 0.1).
 
     Ablation switches (defaults = KuDA as in the paper; docs/ablations.md maps Tables 5-7 to them):
@@ -153,8 +178,12 @@ class KudaConfig:
     dropout: float = 0.3
     k: float = 0.1
     alpha: float = 0.01
-    task_loss: str = "mae"
-    test_ratio: str = "one"
+    reference: str = "paper"
+    task_loss: str | None = None
+    test_ratio: str | None = None
+    adapter_norm: str | None = None
+    padding: str | None = None
+    frozen_adapter_dropout: bool = True
     modalities: tuple[str, ...] = MODALITIES
     use_sentiment_ratio: bool = True
     use_adapters: bool = True
@@ -164,6 +193,7 @@ class KudaConfig:
     lmf_rank: int = 4
 
     def __post_init__(self) -> None:
+        self._resolve_reference()
         _require_positive(
             "KudaConfig",
             text_length=self.text_length,
@@ -185,16 +215,17 @@ class KudaConfig:
             use_sentiment_ratio=self.use_sentiment_ratio,
             use_adapters=self.use_adapters,
             inject_intermediate_layers=self.inject_intermediate_layers,
+            frozen_adapter_dropout=self.frozen_adapter_dropout,
         )
         self._check_injection_layers()
         for size in self.head_hidden_sizes:
             _require_positive("KudaConfig", head_hidden_sizes=size)
         if self.k < 0 or self.alpha < 0:
             raise ValueError(f"KudaConfig.k and KudaConfig.alpha must be >= 0, got k={self.k}, alpha={self.alpha}")
-        if self.task_loss not in TASK_LOSSES:
-            raise ValueError(f"KudaConfig.task_loss must be one of {TASK_LOSSES}, got {self.task_loss!r}")
-        if self.test_ratio not in TEST_RATIOS:
-            raise ValueError(f"KudaConfig.test_ratio must be one of {TEST_RATIOS}, got {self.test_ratio!r}")
+        for name, choices in (("task_loss", TASK_LOSSES), ("test_ratio", TEST_RATIOS),
+                              ("adapter_norm", ADAPTER_NORMS), ("padding", PADDINGS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"KudaConfig.{name} must be one of {choices}, got {getattr(self, name)!r}")
         if not self.modalities or len(set(self.modalities)) != len(self.modalities) or not set(
             self.modalities
         ) <= set(MODALITIES):
@@ -217,6 +248,13 @@ class KudaConfig:
                 f"KudaConfig.text_adapter.num_blocks={blocks} differs from the number of "
                 f"text_injection_layers {self.text_injection_layers}"
             )
+
+    def _resolve_reference(self) -> None:
+        if self.reference not in REFERENCES:
+            raise ValueError(f"KudaConfig.reference must be one of {REFERENCES}, got {self.reference!r}")
+        for name, value in REFERENCE_CHOICES[self.reference].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
     def _check_injection_layers(self) -> None:
         layers = self.text_injection_layers

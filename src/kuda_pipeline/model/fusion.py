@@ -1,8 +1,8 @@
 """The fusion interface and dynamic attention fusion (eqs. 7-11): projectors, dynamic attention blocks.
 
 Every fusion (`FusionModule`) loops over the modalities present. Each Ĥ_m is already mapped to the
-fusion length L_f by a learned linear map over the length axis (padded steps zeroed before it), so
-nothing inside a fusion has padding to mask. The other fusions of Table 7 are in `fusion_variants`.
+fusion length L_f by a learned linear map over the length axis (padded steps zeroed before it unless
+`padding="all_steps"`), so nothing inside a fusion has padding to mask. The other fusions of Table 7 are in `fusion_variants`.
 """
 
 from __future__ import annotations
@@ -29,15 +29,23 @@ class FusionOutput:
 
 
 class ModalityProjector(nn.Module):
-    """eq. 7: Ĥ_m = LinearOverLength(LinearOverFeatures(H_m)), (B, L_m, 2 d_m or d_m) -> (B, L_f, d_f)."""
+    """eq. 7: Ĥ_m = LinearOverLength(LinearOverFeatures(H_m)), (B, L_m, 2 d_m or d_m) -> (B, L_f, d_f).
 
-    def __init__(self, input_size: int, input_length: int, fusion_dim: int, fusion_length: int) -> None:
+    `masked`: padded steps are zeroed before the length projection; otherwise they enter it (public code).
+    """
+
+    def __init__(
+        self, input_size: int, input_length: int, fusion_dim: int, fusion_length: int, masked: bool = True
+    ) -> None:
         super().__init__()
+        self.masked = masked
         self.features = nn.Linear(input_size, fusion_dim)
         self.length = nn.Linear(input_length, fusion_length)
 
     def forward(self, representation: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        x = self.features(representation).masked_fill(~valid[..., None], 0.0)  # (B, L_m, d_f), padding zeroed
+        x = self.features(representation)  # (B, L_m, d_f)
+        if self.masked:
+            x = x.masked_fill(~valid[..., None], 0.0)  # padding zeroed
         return self.length(x.transpose(1, 2)).transpose(1, 2)  # (B, d_f, L_m) -> (B, d_f, L_f) -> (B, L_f, d_f)
 
 
@@ -130,7 +138,7 @@ class FusionModule(nn.Module, ABC):
         super().__init__()
         self.projectors = nn.ModuleDict(
             {
-                m: ModalityProjector(size, length, config.fusion_dim, config.text_length)
+                m: ModalityProjector(size, length, config.fusion_dim, config.text_length, config.padding == "masked")
                 for m, (length, size) in input_shapes.items()
             }
         )

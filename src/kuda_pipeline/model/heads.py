@@ -25,16 +25,18 @@ class RegressionMLP(nn.Sequential):
 
 
 class UnimodalDecoder(nn.Module):
-    """eq. 5: masked mean over length of H_m (B, L, 2d) -> MLP 2d -> d/2 -> d/4 -> d/8 -> 1 -> (B,).
+    """eq. 5: mean over length of H_m (B, L, 2d) -> MLP 2d -> d/2 -> d/4 -> d/8 -> 1 -> (B,).
 
     `input_size` is the width of H_m: 2d by default ([H_m^g; H_m^k]), d without adapters (H_m = H_m^g).
+    `masked`: the mean runs over the valid steps only; otherwise over every step (the public code).
     """
 
-    def __init__(self, hidden_size: int, input_size: int | None = None) -> None:
+    def __init__(self, hidden_size: int, input_size: int | None = None, masked: bool = True) -> None:
         super().__init__()
         width = 2 * hidden_size if input_size is None else input_size
+        self.masked = masked
         self.mlp = RegressionMLP(width, (hidden_size // 2, hidden_size // 4, hidden_size // 8))
 
     def forward(self, representation: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        return self.mlp(masked_mean(representation, valid))
+        return self.mlp(masked_mean(representation, valid if self.masked else None))
 

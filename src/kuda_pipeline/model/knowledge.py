@@ -40,8 +40,10 @@ class KnowledgeEncoder(nn.Module):
     """Encoder (BERT for "t", `SequenceEncoder` for "v"/"a"), adapter and decoder of one modality.
 
     H_m^g is the encoder's last hidden state, H_m^k the adapter's output (eq. 4); the decoder reads the
-    mean of H_m over the valid steps (eq. 5). For text, d_t is the BERT hidden size. With
-    `config.use_adapters=False` there is no adapter (`adapter` is None) and H_m = H_m^g.
+    mean of H_m over the valid steps (eq. 5; over every step with `config.padding="all_steps"`). For
+    text, d_t is the BERT hidden size. With `config.use_adapters=False` there is no adapter (`adapter`
+    is None) and H_m = H_m^g. With `config.adapter_norm="shared"` the adapter's one LayerNorm also
+    normalises H_m^g of vision and audio before eq. 4 (the public code).
     """
 
     def __init__(self, config: KudaConfig, modality: str, text_encoder: PreTrainedModel | None = None) -> None:
@@ -66,8 +68,10 @@ class KnowledgeEncoder(nn.Module):
                 config.injection_layers(modality),
                 config.adapter(modality),
                 inject=config.inject_intermediate_layers,
+                shared_norm=config.adapter_norm == "shared",
             )
-        self.decoder = UnimodalDecoder(hidden_size, self.representation_size)
+        self.normalise_global = self.adapter is not None and self.adapter.norm is not None and modality != "t"
+        self.decoder = UnimodalDecoder(hidden_size, self.representation_size, masked=config.padding == "masked")
 
     @property
     def hidden_size(self) -> int:
@@ -85,7 +89,8 @@ class KnowledgeEncoder(nn.Module):
             representation = hidden_states[-1]  # (B, L_m, d_m)
         else:
             knowledge = self.adapter(hidden_states, valid)
-            representation = torch.cat([hidden_states[-1], knowledge], dim=-1)  # (B, L_m, 2 d_m)
+            global_ = self.adapter.norm(hidden_states[-1]) if self.normalise_global else hidden_states[-1]
+            representation = torch.cat([global_, knowledge], dim=-1)  # (B, L_m, 2 d_m)
         return UnimodalOutput(representation, self.decoder(representation, valid), valid)
 
 

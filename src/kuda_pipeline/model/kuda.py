@@ -90,17 +90,23 @@ class KuDA(nn.Module):
         return [part for part in parts if part is not None]
 
     def freeze_knowledge(self) -> KuDA:
-        """Freeze every adapter and decoder (stage 2; only the decoders without adapters): no gradients,
-        and always in eval mode (no dropout)."""
+        """Freeze every adapter and decoder (stage 2; only the decoders without adapters): no gradients.
+
+        A shared adapter LayerNorm (`adapter_norm="shared"`) keeps training, as in the public code. With
+        `frozen_adapter_dropout=False` the frozen parts always run in eval mode (no dropout); otherwise they
+        follow the model's mode (the public code).
+        """
         for part in self._frozen_parts():
             part.requires_grad_(False)
-            part.eval()
+        for encoder in self.knowledge.values():
+            if encoder.adapter is not None and encoder.adapter.norm is not None:
+                encoder.adapter.norm.requires_grad_(True)
         self.knowledge_frozen = True
-        return self
+        return self.train(self.training)
 
     def train(self, mode: bool = True) -> KuDA:
         super().train(mode)
-        if self.knowledge_frozen:
+        if self.knowledge_frozen and not self.config.frozen_adapter_dropout:
             for part in self._frozen_parts():
                 part.eval()
         return self

@@ -11,6 +11,7 @@ from typing import Any
 
 PRECISIONS = ("fp32", "bf16")
 SELECTION_MODES = ("min", "max")
+SCHEDULE_STEPS = ("epoch", "batch")
 _DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -18,7 +19,9 @@ _DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 class TrainConfig:
     """Optimisation, device and model-selection settings.
 
-    - `warmup_fraction`: share of all optimiser steps spent in linear warm-up before the cosine decay.
+    - `warmup_fraction`: share of all scheduler steps spent in linear warm-up before the cosine decay.
+    - `schedule_step`: the scheduler steps once per "epoch" (the public code; the paper is silent: the
+      first epoch runs at learning rate 0 when there is any warm-up) or once per "batch".
     - `betas`: AdamW's (beta1, beta2); a list (as YAML gives) is turned into a tuple.
     - `grad_clip`: maximum global gradient norm; None disables clipping.
     - `device`: "auto" (cuda when available, else cpu), "cpu", "cuda" or "cuda:N".
@@ -34,6 +37,7 @@ class TrainConfig:
     learning_rate: float
     weight_decay: float = 0.0
     warmup_fraction: float = 0.1
+    schedule_step: str = "epoch"
     betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float | None = None
     device: str = "auto"
@@ -53,6 +57,7 @@ class TrainConfig:
         _check(self, "weight_decay", _is_real(self.weight_decay) and self.weight_decay >= 0, "a number >= 0")
         _check(self, "warmup_fraction", _is_real(self.warmup_fraction) and 0 <= self.warmup_fraction < 1,
                "a number in [0, 1)")
+        _check(self, "schedule_step", self.schedule_step in SCHEDULE_STEPS, f"one of {SCHEDULE_STEPS}")
         _check(self, "betas", isinstance(self.betas, tuple) and len(self.betas) == 2
                and all(_is_real(beta) and 0 <= beta < 1 for beta in self.betas), "two numbers in [0, 1)")
         _check(self, "grad_clip", self.grad_clip is None or (_is_real(self.grad_clip) and self.grad_clip > 0),

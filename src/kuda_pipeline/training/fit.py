@@ -72,7 +72,8 @@ def fit(
     """Train for `config.epochs` epochs, validating after each, and keep the best epoch's weights.
 
     Seeds every RNG with `config.seed`; the schedule is linear warm-up then cosine decay over
-    `epochs * len(train_loader)` optimiser steps. The best epoch is the one with the best
+    `epochs` scheduler steps (`config.schedule_step="epoch"`, stepped after each training epoch) or
+    `epochs * len(train_loader)` ("batch", stepped after each optimiser step). The best epoch is the one with the best
     `metric_fn(valid_result)[config.selection_metric]` (ties keep the earlier epoch, NaN never wins).
     With `checkpoint_dir`, `<checkpoint_dir>/last.pt` is rewritten atomically after every epoch;
     with `config.resume` and that file present, the run continues after its epoch exactly as if it
@@ -86,7 +87,8 @@ def fit(
     seed_everything(config.seed)
     model.to(device)
     optimizer = (optimizer_factory or build_optimizer)(model, config)
-    total_steps = config.epochs * len(train_loader)
+    per_batch = config.schedule_step == "batch"
+    total_steps = config.epochs * (len(train_loader) if per_batch else 1)
     scheduler = build_warmup_cosine_schedule(optimizer, total_steps, config.warmup_fraction)
     generators = _shuffling_generators(train_loader) + _shuffling_generators(valid_loader)
     checkpoint_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
@@ -99,8 +101,10 @@ def fit(
     for epoch in range(progress.epoch + 1, config.epochs + 1):
         label = f"epoch {epoch}/{config.epochs}"
         learning_rate = optimizer.param_groups[0]["lr"]
-        train = run_epoch(model, train_loader, step_fn, optimizer, scheduler, device=device, precision=precision,
-                          description=f"{label} train", epoch=epoch, grad_clip=config.grad_clip)
+        train = run_epoch(model, train_loader, step_fn, optimizer, scheduler if per_batch else None, device=device,
+                          precision=precision, description=f"{label} train", epoch=epoch, grad_clip=config.grad_clip)
+        if not per_batch:
+            scheduler.step()
         valid = run_epoch(model, valid_loader, step_fn, device=device, precision=precision,
                           description=f"{label} valid", epoch=epoch)
         metrics = {name: float(value) for name, value in metric_fn(valid).items()}
@@ -185,8 +189,9 @@ def _restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.opti
              total_steps: int) -> _Progress:
     if checkpoint["total_steps"] != total_steps:
         raise ValueError(
-            f"the checkpoint was written for {checkpoint['total_steps']} optimiser steps but this run has "
-            f"{total_steps} (epochs x batches per epoch changed): resume needs the same set-up, or resume=False"
+            f"the checkpoint was written for {checkpoint['total_steps']} scheduler steps but this run has "
+            f"{total_steps} (epochs, batches per epoch or schedule_step changed): resume needs the same set-up, "
+            "or resume=False"
         )
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
