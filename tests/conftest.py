@@ -5,6 +5,7 @@ import pytest
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir
+from hub_cache import offline_cache  # noqa: F401 - a fixture for every test module
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,4 +1,4 @@
-"""Project hooks: every parameter set is validated before any node runs."""
+"""Project hooks: every parameter set is validated, and every pretrained model is checked, before any node runs."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from kuda_pipeline.parameters import validate_parameters
+from kuda_pipeline.parameters import check_pretrained_models, validate_parameters
 
 
 class ParameterValidationHooks:
-    """Builds the library's config objects from each namespace's parameters, so a bad value fails first."""
+    """Validates each namespace's parameters and checks the pretrained models the pipeline uses, so both fail first."""
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         namespaces = {node.namespace.split(".")[0] for node in pipeline.nodes if node.namespace}
         parameters = catalog.load("parameters")
-        validate_parameters({ns: parameters.get(ns, {}) for ns in sorted(namespaces)})
+        by_namespace = {ns: parameters.get(ns, {}) for ns in sorted(namespaces)}
+        validate_parameters(by_namespace)
+        check_pretrained_models(by_namespace, {name for node in pipeline.nodes for name in node.inputs})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from kuda_pipeline.data.synthetic import SyntheticSpec
 from kuda_pipeline.evaluation.metrics import METRIC_FUNCTIONS
 from kuda_pipeline.model.config import KudaConfig
+from kuda_pipeline.pretrained import PretrainedUnavailableError, unavailable_reason
 from kuda_pipeline.training.config import TrainConfig
 
 # Stand-ins for the sizes read from the data at run time, so the rest of the architecture is checked up front.
@@ -62,3 +63,23 @@ def validate_parameters(parameters_by_namespace: Mapping[str, Mapping[str, Any]]
                 validate(parameters[section])
             except (TypeError, ValueError, KeyError) as error:
                 raise ValueError(f"invalid parameters {namespace}.{section}: {error}") from error
+
+
+def check_pretrained_models(parameters_by_namespace: Mapping[str, Mapping[str, Any]], used: Collection[str]) -> None:
+    """Raise ``PretrainedUnavailableError`` listing every model the run needs but cannot load.
+
+    ``used`` holds the ``params:`` inputs of the nodes about to run: a namespace's text encoder is checked when
+    ``params:<ns>.text_encoder`` is among them, its translation model when ``params:<ns>.translation`` is and the
+    backend is ``seq2seq`` (a ``fallback`` model is loaded only for ids without a precomputed translation).
+    """
+    reasons = []
+    for namespace, parameters in parameters_by_namespace.items():
+        if f"params:{namespace}.text_encoder" in used and "text_encoder" in parameters:
+            reasons.append(unavailable_reason(str(parameters["text_encoder"]), f"{namespace}.text_encoder"))
+        translation = parameters.get("translation") or {}
+        if f"params:{namespace}.translation" in used and translation.get("backend") == "seq2seq":
+            model = str((translation.get("seq2seq") or {}).get("model"))
+            reasons.append(unavailable_reason(model, f"{namespace}.translation.seq2seq.model"))
+    found = [reason for reason in reasons if reason]
+    if found:
+        raise PretrainedUnavailableError("cannot start the run, pretrained model(s) unavailable:\n- " + "\n- ".join(found))

@@ -11,7 +11,7 @@ PRECOMPUTED = pd.DataFrame({"id": ["clip_1", "clip_2"], "text_en": ["I am fine",
 
 def paper_setting(model_dir) -> dict:
     return {"backend": "precomputed", "fallback": "seq2seq",
-            "seq2seq": {"model_dir": str(model_dir), "device": "cpu", "batch_size": 2}}
+            "seq2seq": {"model": str(model_dir), "device": "cpu", "batch_size": 2}}
 
 
 def test_complete_precomputed_translations_need_no_fallback_model(tmp_path):

@@ -7,6 +7,9 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 
+from hub_cache import fake_hub_cache
+
+from kuda_pipeline.pretrained import PretrainedUnavailableError
 from kuda_pipeline.translation.backends import PrecomputedTranslator, Seq2SeqTranslator, Translator
 
 WORDS = "我 你 他 很 好 不 喜欢 这个 电影 音乐 开心 难过 今天 天气".split() + "i you like the movie happy sad".split()
@@ -129,3 +132,14 @@ def test_precomputed_table_errors():
         PrecomputedTranslator(pd.DataFrame({"id": ["a"], "text": ["x"]}))
     with pytest.raises(ValueError, match=r"list 1 id\(s\) twice, e.g. \['a'\]"):
         PrecomputedTranslator(pd.DataFrame({"id": ["a", "a"], "text_en": ["x", "y"]}))
+
+
+def test_the_seq2seq_translator_takes_a_hub_id_from_the_cache(offline_cache, tmp_path):
+    fake_hub_cache(offline_cache, "Helsinki-NLP/opus-mt-zh-en", build_tiny_marian(tmp_path / "marian"))
+
+    translator = Seq2SeqTranslator("Helsinki-NLP/opus-mt-zh-en", max_new_tokens=3)
+
+    assert translator.model_identity.startswith("Helsinki-NLP/opus-mt-zh-en-")
+    assert len(translator.translate(["我 很 好"])) == 1
+    with pytest.raises(PretrainedUnavailableError, match="'Helsinki-NLP/opus-mt-en-zh'"):
+        Seq2SeqTranslator("Helsinki-NLP/opus-mt-en-zh")

@@ -44,7 +44,7 @@ class DatasetInputs:
     knowledge: Mapping[str, Mapping[str, Any]]
     architecture: Mapping[str, Any]
     text_encoder: str
-    text_encoder_dir: Path
+    text_encoder_dir: Path | str  # a directory or a Hugging Face hub id
     train: Mapping[str, Any]
     scheme: str
     evaluation: Mapping[str, Any]

@@ -1,4 +1,4 @@
-"""Text branch (eq. 1): a BERT-like encoder from a local checkpoint, with every hidden state kept."""
+"""Text branch (eq. 1): a BERT-like encoder from a local checkpoint or a hub id, with every hidden state kept."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from torch import nn
 from transformers import AutoModel, PreTrainedModel
 
 
-def load_text_encoder(directory: str | Path) -> PreTrainedModel:
-    """The pretrained encoder saved in `directory` (Hugging Face layout), never downloaded."""
-    path = Path(directory)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"no text encoder checkpoint in {path}: expected a Hugging Face config.json there")
-    return AutoModel.from_pretrained(path, local_files_only=True)
+def load_text_encoder(source: str | Path) -> PreTrainedModel:
+    """The pretrained encoder saved in the directory `source` (a Path), or the hub id `source` (a str, via the cache)."""
+    if isinstance(source, Path) and not (source / "config.json").is_file():
+        raise FileNotFoundError(f"no text encoder checkpoint in {source}: expected a Hugging Face config.json there")
+    return AutoModel.from_pretrained(source)
 
 
 def embedded_text_encoder_dir() -> Path:

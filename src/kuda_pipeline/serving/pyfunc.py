@@ -199,8 +199,8 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
 
 
 def build_pyfunc_model(
-    fusion_state: Mapping[str, Any], text_encoder_dir: Path, scheme: str, device: str = "auto"
+    fusion_state: Mapping[str, Any], text_encoder_dir: Path | str, scheme: str, device: str = "auto"
 ) -> KudaPyfuncModel:
-    """A `KudaPyfuncModel` of the stage-2 state, with the BERT config read from `text_encoder_dir` (no weights)."""
-    bert_config = AutoConfig.from_pretrained(Path(text_encoder_dir), local_files_only=True)
+    """A `KudaPyfuncModel` of the stage-2 state, with the BERT config read from `text_encoder_dir` (a directory or hub id; no weights)."""
+    bert_config = AutoConfig.from_pretrained(text_encoder_dir)
     return KudaPyfuncModel(fusion_state, bert_config.to_dict(), scheme, device)

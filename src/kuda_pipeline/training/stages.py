@@ -87,7 +87,7 @@ def pretrain_knowledge(
     modality: str,
     arrays: SplitArrays,
     architecture: Mapping[str, Any],
-    text_encoder_dir: Path,
+    text_encoder_dir: Path | str,
     train: TrainConfig,
     scheme: str,
     loss: str = "mse",
@@ -109,7 +109,7 @@ def pretrain_knowledge(
     return StageResult(state, result.history, result.best_epoch, valid_metrics)
 
 
-def build_kuda(config: KudaConfig, text_encoder_dir: Path) -> KuDA:
+def build_kuda(config: KudaConfig, text_encoder_dir: Path | str) -> KuDA:
     """A KuDA whose text branch starts from the checkpoint in ``text_encoder_dir``."""
     text_encoder = load_text_encoder(text_encoder_dir) if "t" in config.modalities else None
     if text_encoder is not None:
@@ -129,7 +129,7 @@ def train_fusion(
     arrays: SplitArrays,
     knowledge: Mapping[str, Mapping[str, Any]],
     architecture: Mapping[str, Any],
-    text_encoder_dir: Path,
+    text_encoder_dir: Path | str,
     train: TrainConfig,
     scheme: str,
     checkpoint_dir: Path | None = None,
@@ -158,7 +158,7 @@ def train_fusion(
     return StageResult(state, result.history, result.best_epoch, valid_metrics), report
 
 
-def restore_kuda(state: Mapping[str, Any], text_encoder_dir: Path) -> KuDA:
+def restore_kuda(state: Mapping[str, Any], text_encoder_dir: Path | str) -> KuDA:
     """The stage-2 model saved by :func:`train_fusion`, in eval mode."""
     model = build_kuda(KudaConfig.from_dict(state["config"]), text_encoder_dir)
     model.load_state_dict(state["state_dict"])

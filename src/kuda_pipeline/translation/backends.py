@@ -1,4 +1,4 @@
-"""Translator backends: a seq2seq model read from a local directory, or a precomputed table.
+"""Translator backends: a seq2seq model (a local directory or a hub id), or a precomputed table.
 
 A backend has a ``name`` (its kind) and a ``model_identity`` (which model or file, exactly), so
 that cached translations are reused only when both match.
@@ -16,7 +16,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers.utils import cached_file
 
+from kuda_pipeline.pretrained import check_available, pretrained_source
 from kuda_pipeline.training.device import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -38,9 +40,11 @@ class Translator(Protocol):
 
 
 class Seq2SeqTranslator:
-    """A Hugging Face encoder-decoder (e.g. a MarianMT zh→en model) read from a local directory.
+    """A Hugging Face encoder-decoder (e.g. a MarianMT zh→en model): a local directory or a hub id.
 
-    ``model_identity`` is the directory name and a hash of its ``config.json`` (weights are not
+    ``model`` is a directory (``save_pretrained`` layout) or a hub id such as ``Helsinki-NLP/opus-mt-zh-en``,
+    read through the Hugging Face cache (downloaded on first use unless ``HF_HUB_OFFLINE=1``).
+    ``model_identity`` is the directory name or the id, and a hash of its ``config.json`` (weights are not
     hashed: keep one directory per model). Generation is batched, greedy by default
     (``num_beams=1``); ``generate_kwargs`` go to ``model.generate``. Sources longer than the
     tokenizer's maximum length are truncated. ``device`` takes "auto", "cpu", "cuda" or "cuda:N".
@@ -50,7 +54,7 @@ class Seq2SeqTranslator:
 
     def __init__(
         self,
-        model_dir: str | Path,
+        model: str | Path,
         device: str = "cpu",
         batch_size: int = 16,
         max_new_tokens: int = 128,
@@ -61,20 +65,27 @@ class Seq2SeqTranslator:
         for setting, value in settings.items():
             if value < 1:
                 raise ValueError(f"{setting} must be >= 1, got {value}")
-        model_path = Path(model_dir)
-        _check_model_files(model_path)
+        source = model if isinstance(model, Path) else pretrained_source(model)
+        if isinstance(source, Path):
+            _check_model_files(source)
+        else:
+            check_available(source, "the translation model (translation.seq2seq.model)")
         self.device = resolve_device(device)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
-            self.model = AutoModelForSeq2SeqLM.from_pretrained(model_path, local_files_only=True)
+            self.tokenizer = AutoTokenizer.from_pretrained(source)
+            self.model = AutoModelForSeq2SeqLM.from_pretrained(source)
         except (OSError, ValueError) as error:
             reason = str(error).splitlines()[0]
-            raise FileNotFoundError(f"cannot load a seq2seq model and tokenizer from {model_path}: {reason}") from error
+            raise FileNotFoundError(f"cannot load a seq2seq model and tokenizer from {source}: {reason}") from error
         self.model.to(self.device).eval()
         self.batch_size = batch_size
         self.generate_kwargs = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, **generate_kwargs}
-        config_hash = hashlib.sha256((model_path / "config.json").read_bytes()).hexdigest()[:IDENTITY_HASH_LENGTH]
-        self.model_identity = f"{model_path.resolve().name}-{config_hash}"
+        if isinstance(source, Path):
+            label, config_path = source.resolve().name, source / "config.json"
+        else:
+            label, config_path = source, Path(cached_file(source, "config.json"))
+        config_hash = hashlib.sha256(config_path.read_bytes()).hexdigest()[:IDENTITY_HASH_LENGTH]
+        self.model_identity = f"{label}-{config_hash}"
 
     def translate(self, texts: list[str], ids: Sequence[str] | None = None) -> list[str]:
         """Translations of ``texts`` in order; an empty or whitespace-only text is a ValueError."""

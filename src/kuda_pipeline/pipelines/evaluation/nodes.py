@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from kuda_pipeline.evaluation.metrics import compute_metrics
-from kuda_pipeline.pipelines._common import text_encoder_directory
+from kuda_pipeline.pipelines._common import text_encoder_source
 from kuda_pipeline.serving import KudaPyfuncModel, build_pyfunc_model
 from kuda_pipeline.training.stages import predict_split, restore_kuda
 
@@ -15,7 +15,7 @@ def evaluate_fusion_model(
     fusion_model: dict, split_arrays: dict, text_encoder: str, model: dict, evaluation: dict
 ) -> tuple[pd.DataFrame, dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """Test predictions of the selected model; its metrics beside predicting the training mean; the finite ones."""
-    kuda = restore_kuda(fusion_model, text_encoder_directory(text_encoder))
+    kuda = restore_kuda(fusion_model, text_encoder_source(text_encoder))
     test = split_arrays[evaluation["split"]]
     predictions, metrics = predict_split(kuda, test, model["scheme"], evaluation["batch_size"], evaluation["device"])
     train_mean = np.full(len(test["label"]), float(np.mean(split_arrays["train"]["label"])))
@@ -26,4 +26,4 @@ def evaluate_fusion_model(
 
 def package_serving_model(fusion_model: dict, text_encoder: str, model: dict) -> KudaPyfuncModel:
     """The selected stage-2 model as a self-contained MLflow pyfunc model (MMSA-format inputs)."""
-    return build_pyfunc_model(fusion_model, text_encoder_directory(text_encoder), model["scheme"])
+    return build_pyfunc_model(fusion_model, text_encoder_source(text_encoder), model["scheme"])

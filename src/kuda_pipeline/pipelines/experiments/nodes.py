@@ -22,7 +22,7 @@ from kuda_pipeline.experiments import (
     summarise,
     tracking_records,
 )
-from kuda_pipeline.pipelines._common import text_encoder_directory
+from kuda_pipeline.pipelines._common import text_encoder_source
 
 
 def plan_experiment_grid(experiments: dict, experiment_variants: dict, datasets: tuple[str, ...]) -> GridSpec:
@@ -51,7 +51,7 @@ def run_experiment_cells(
         knowledge={"t": knowledge_t, "v": knowledge_v, "a": knowledge_a},
         architecture=model["architecture"],
         text_encoder=text_encoder,
-        text_encoder_dir=text_encoder_directory(text_encoder),
+        text_encoder_dir=text_encoder_source(text_encoder),
         train=fusion_training["train"],
         scheme=model["scheme"],
         evaluation=evaluation,

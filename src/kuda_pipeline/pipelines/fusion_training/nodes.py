@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_directory
+from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_source
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.stages import load_report_summary, train_fusion
 
@@ -23,7 +23,7 @@ def train_fusion_model(
         split_arrays,
         {"t": knowledge_t, "v": knowledge_v, "a": knowledge_a},
         model["architecture"],
-        text_encoder_directory(text_encoder),
+        text_encoder_source(text_encoder),
         TrainConfig.from_dict(fusion_training["train"]),
         scheme=model["scheme"],
         checkpoint_dir=optional_path(fusion_training.get("checkpoint_dir")),

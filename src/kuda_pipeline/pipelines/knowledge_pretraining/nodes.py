@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_directory
+from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_source
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.stages import pretrain_knowledge
 
@@ -19,7 +19,7 @@ def pretrain_modality_knowledge(
         modality,
         knowledge_arrays,
         model["architecture"],
-        text_encoder_directory(text_encoder),
+        text_encoder_source(text_encoder),
         TrainConfig.from_dict(settings["train"]),
         scheme=knowledge_pretraining["scheme"],
         loss=settings["loss"],

@@ -6,11 +6,11 @@ import pandas as pd
 from transformers import AutoTokenizer
 
 from kuda_pipeline.data.synthetic import SyntheticSpec, english_rendering_table, generate_corpus
-from kuda_pipeline.pipelines._common import text_encoder_directory
+from kuda_pipeline.pipelines._common import text_encoder_source
 
 
 def _generate(spec: dict, text_encoder: str) -> tuple[dict, dict[str, str] | None]:
-    tokenizer = AutoTokenizer.from_pretrained(text_encoder_directory(text_encoder), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(text_encoder_source(text_encoder))
     return generate_corpus(SyntheticSpec(**spec), tokenizer)
 
 

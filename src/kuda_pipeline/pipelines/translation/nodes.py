@@ -8,7 +8,7 @@ import pandas as pd
 from transformers import AutoTokenizer
 
 from kuda_pipeline.data.knowledge_corpus import assemble_knowledge_corpus
-from kuda_pipeline.pipelines._common import text_encoder_directory
+from kuda_pipeline.pipelines._common import text_encoder_source
 from kuda_pipeline.translation.backends import PrecomputedTranslator, Seq2SeqTranslator
 from kuda_pipeline.translation.cache import translate_dataset
 
@@ -44,6 +44,6 @@ def translate_to_english(
 def assemble_knowledge_source(source_arrays: dict, translations: pd.DataFrame, split_arrays: dict,
                               text_encoder: str) -> dict:
     """The source's stage-1 corpus, its text tokenised by the target's tokenizer to the target's text length."""
-    tokenizer = AutoTokenizer.from_pretrained(text_encoder_directory(text_encoder), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(text_encoder_source(text_encoder))
     text_length = split_arrays["train"]["text_bert"].shape[2]
     return assemble_knowledge_corpus(source_arrays, translations, tokenizer, text_length)
