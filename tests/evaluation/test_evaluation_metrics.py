@@ -14,7 +14,7 @@ def test_sims_metrics_hand_computed():
     # Acc-2 classes: pred [0, 0, 1, 1, 1], label [0, 1, 0, 1, 1] -> 3 of 5
     # Acc-3 classes: pred [0, 0, 1, 2, 2], label [0, 1, 1, 2, 2] -> 4 of 5
     # Acc-5 classes: pred [0, 1, 2, 3, 4], label [0, 2, 2, 4, 3] -> 2 of 5
-    # F1: class 0 = 2*1/(2+2), class 1 = 2*2/(3+3); weights 2 and 3
+    # F1: class 0 = 2*1/(2+2), class 1 = 2*2/(3+3); weights 2 and 3 (true counts; the predicted counts are the same)
     # MAE on clipped scores: (0.2 + 0.3 + 0.05 + 0.3 + 0.4) / 5 (unclipped would be 0.35)
     # Corr: centred x [-0.91, -0.31, -0.06, 0.39, 0.89], centred y [-1.1, 0, -0.1, 0.7, 0.5]
     metrics = sims_metrics(np.array(pred), np.array(label))
@@ -24,6 +24,7 @@ def test_sims_metrics_hand_computed():
         "Acc3": 0.8,
         "Acc5": 0.4,
         "F1": (2 * 0.5 + 3 * 2 / 3) / 5,
+        "F1_authors": (2 * 0.5 + 3 * 2 / 3) / 5,
         "MAE": 0.25,
         "Corr": 1.725 / np.sqrt(1.872 * 1.96),
     })
@@ -35,7 +36,7 @@ def test_mosi_metrics_hand_computed():
     # Acc-7 rounds: pred [-3, -0, 0, 1, 2, -1] (2.5 -> 2, half to even), label [-3, 0, -0, 2, 3, 0] -> 3 of 6
     # Acc-5 rounds after clip to [-2, 2]: pred [-2, -0, 0, 1, 2, -1], label [-2, 0, -0, 2, 2, 0] -> 4 of 6
     # has-0 (>= 0): pred [F, F, T, T, T, F], label [F, T, F, T, T, T] -> 3 of 6
-    #   F1: class F = 2*1/(3+2), class T = 2*2/(3+4); weights 2 and 4
+    #   F1: class F = 2*1/(3+2), class T = 2*2/(3+4); weights 2 and 4 (true), 3 and 3 (predicted: authors)
     # non-0 (label != 0 drops sample 1; > 0): pred [F, F, T, T, F], label [F, F, T, T, T] -> 4 of 5
     #   F1: class F = 2*2/(3+2), class T = 2*2/(2+3); weights 2 and 3
     # MAE unclipped: (0.4 + 0.4 + 0.5 + 0.2 + 0.5 + 1.0) / 6
@@ -51,6 +52,8 @@ def test_mosi_metrics_hand_computed():
         "F1_non0": 0.8,
         "MAE": 0.5,
         "Corr": 17.225 / np.sqrt(15.475 * 20.595),
+        "F1_has0_authors": (3 * 0.4 + 3 * 4 / 7) / 6,
+        "F1_non0_authors": 0.8,
     })
 
 
@@ -124,6 +127,7 @@ def test_all_zero_labels_give_nan_non0_and_corr(caplog):
         metrics = mosi_metrics(np.array([0.5, -0.5, 1.0]), np.zeros(3))
 
     assert np.isnan(metrics["Acc2_non0"]) and np.isnan(metrics["F1_non0"]) and np.isnan(metrics["Corr"])
+    assert np.isnan(metrics["F1_non0_authors"])
     assert "constant labels" in caplog.text
     assert metrics["Acc2_has0"] == pytest.approx(2 / 3)
 
@@ -155,3 +159,17 @@ def test_weighted_f1_matches_sklearn_on_random_classes():
     assert weighted_f1(pred_classes, true_classes) == pytest.approx(
         f1_score(true_classes, pred_classes, average="weighted")
     )
+
+
+def test_the_two_f1_conventions_differ_on_biased_predictions():
+    pred = np.array([0.3, 0.2, 0.9, 0.5, 0.1, -0.4])  # Acc-2 classes [1, 1, 1, 1, 1, 0]: biased to positive
+    label = np.array([-0.5, 0.4, 0.8, -0.2, 0.6, -0.9])  # [0, 1, 1, 0, 1, 0]
+    # class 0: TP 1, 1 predicted, 3 true -> F1 2*1/(1+3) = 0.5; class 1: TP 3, 5 predicted, 3 true -> 2*3/(5+3) = 0.75
+    # MMSA weights by the true counts (3, 3); the authors' code by the predicted counts (1, 5)
+    metrics = sims_metrics(pred, label)
+    assert metrics["F1"] == pytest.approx((3 * 0.5 + 3 * 0.75) / 6)
+    assert metrics["F1_authors"] == pytest.approx((1 * 0.5 + 5 * 0.75) / 6)
+    f1_score = pytest.importorskip("sklearn.metrics").f1_score
+    pred_classes, true_classes = (pred > 0).astype(int), (label > 0).astype(int)
+    assert metrics["F1"] == pytest.approx(f1_score(true_classes, pred_classes, average="weighted"))
+    assert metrics["F1_authors"] == pytest.approx(f1_score(pred_classes, true_classes, average="weighted"))

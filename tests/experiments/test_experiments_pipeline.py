@@ -48,7 +48,8 @@ def test_a_one_cell_grid_runs_end_to_end_and_is_not_trained_again(tiny_arrays, t
     (tracked,) = first["tiny.experiment_cell_runs"]
     assert tracked["grid"] == "one_cell" and tracked["params"]["cell_key"] == key
     results = first["experiment_results"]
-    assert results.shape == (6, 6) and set(results["metric"]) == {"Acc2", "Acc3", "Acc5", "F1", "MAE", "Corr"}
+    assert results.shape == (7, 6) and set(results["metric"]) == {"Acc2", "Acc3", "Acc5", "F1", "F1_authors", "MAE",
+                                                                   "Corr"}
     assert (results[["grid", "dataset", "variant", "seed"]].drop_duplicates().values.tolist()
             == [["one_cell", "tiny", "KuDA", 0]])
     assert "| KuDA | 0.408 |" in first["experiment_report"] and "(1 seed)" in first["experiment_report"]

@@ -22,7 +22,7 @@ def _summary(dataset: str, metrics: dict[str, float]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["grid", "dataset", "variant", "metric", "mean", "std", "n"])
 
 
-SIMS_METRICS = {"MAE": 0.41, "Corr": 0.6, "Acc2": 0.8, "Acc3": 0.66, "Acc5": 0.43, "F1": 0.8}
+SIMS_METRICS = {"MAE": 0.41, "Corr": 0.6, "Acc2": 0.8, "Acc3": 0.66, "Acc5": 0.43, "F1": 0.8, "F1_authors": 0.75}
 
 
 def test_report_sets_every_paper_table_of_the_counterparts_beside_ours():
@@ -36,6 +36,9 @@ def test_report_sets_every_paper_table_of_the_counterparts_beside_ours():
     assert "1 stage-2 epoch(s) (paper: 50)" in report
     assert "| KuDA | 0.408 | 0.410 ± 0.020 | 0.613 | 0.600 ± 0.020 | 43.54 | 43.00 ± 2.00 |" in report
     assert "| TETFN | 0.420 |  | 0.577 |  |" in report
+    assert "| Acc2 paper | Acc2 ours | F1 paper | F1_authors ours |" in report  # the authors' F1 beside the paper's
+    assert "| 80.74 | 80.00 ± 2.00 | 80.71 | 75.00 ± 2.00 |" in report
+    assert "Our F1 beside the paper's is the authors' convention, f1_score(pred, true" in report
     assert "| w/o DAF | 0.309 | 0.420 ± 0.020 | 0.716 | 0.610 ± 0.020 | 54.06 | 50.00 (1 seed) |" in report
     assert "| w/o KIP | 0.288 | not run | 0.729 | not run | 56.87 | not run |" in report
     assert "| T+V+A (ours: KuDA) | 0.271 | 0.410 ± 0.020 |" in report
@@ -50,13 +53,15 @@ def test_report_sets_every_paper_table_of_the_counterparts_beside_ours():
 
 def test_report_of_a_mosi_like_dataset_splits_acc2_and_f1_into_has0_and_non0():
     metrics = {"MAE": 0.7, "Corr": 0.79, "Acc7": 0.47, "Acc2_has0": 0.84, "Acc2_non0": 0.86, "F1_has0": 0.84,
-               "F1_non0": 0.86}
+               "F1_non0": 0.86, "F1_has0_authors": 0.83, "F1_non0_authors": 0.85}
     report = render_report(_grid("synthetic_mosi", {"synthetic_mosi": ["mosi"]}), _summary("synthetic_mosi", metrics),
                            PAPER)
     assert "| row | MAE paper | MAE ours | Corr paper | Corr ours | Acc7 paper | Acc7 ours | Acc2_has0 paper |" in (
         report)
     assert "| KuDA | 0.705 | 0.700 ± 0.020 | 0.795 | 0.790 ± 0.020 | 47.08 | 47.00 ± 2.00 | 84.40 | 84.00 ± 2.00 |" in (
         report)
+    assert "| F1_has0 paper | F1_has0_authors ours | F1_non0 paper | F1_non0_authors ours |" in report
+    assert "| 84.48 | 83.00 ± 2.00 | 86.46 | 85.00 ± 2.00 |" in report
     assert "### Ablations (Table 5), mosi" in report and "Fusion methods (Table 7)" not in report
 
 

@@ -66,7 +66,7 @@ def test_a_bad_override_fails_before_any_training(tiny_inputs):
 def test_a_cell_trains_and_records_metrics_and_probe(tiny_inputs):
     grid_run = run_grid_cells(_cells("KuDA", probe_first=True), tiny_inputs, {}, done={})
     (result,) = grid_run.cells
-    assert set(result.test_metrics) == {"Acc2", "Acc3", "Acc5", "F1", "MAE", "Corr"}
+    assert set(result.test_metrics) == {"Acc2", "Acc3", "Acc5", "F1", "F1_authors", "MAE", "Corr"}
     assert result.best_epoch == 1 and result.seconds > 0
     probe = result.probe
     assert probe.ids == [str(i) for i in tiny_inputs.arrays["test"]["id"]]

@@ -143,6 +143,9 @@ def test_a_model_without_adapters_loads_stage1_weights_and_reports_the_adapter_t
     with_adapters = tiny_model()
     without = tiny_model(use_adapters=False)
     report = without.load_knowledge({m: with_adapters.knowledge_state_dict(m) for m in ("t", "v", "a")})
-    skipped_adapters = [key for key in report.skipped if ".adapter." in f".{key}"]
-    assert skipped_adapters and all(report.skipped[key][1] == () for key in skipped_adapters)
+    skipped_adapters = [layer for layer in report.skipped if ".adapter." in f".{layer}"]
+    assert skipped_adapters and all(model == () for layer in skipped_adapters
+                                    for _, model in report.skipped[layer].values())
+    assert "v.adapter.blocks.0.down" in report.skipped
+    assert set(report.skipped["v.adapter.blocks.0.down"]) == {"weight", "bias"}
     assert "v.encoder.input_projection.weight" in report.loaded

@@ -202,11 +202,15 @@ def test_load_knowledge_skips_and_reports_shape_mismatch():
     torch.manual_seed(2)
     state = UnimodalKnowledgeModel(source, "v").state_dict()
     report = model.load_knowledge({"v": state})
-    assert report.skipped == {
-        "v.encoder.input_projection.weight": ((16, 7), (16, D_V)),
-        "v.encoder.position_embedding": ((9, 16), (L_V, 16)),
+    assert report.skipped == {  # whole layers: the bias, whose shape fits, stays with its weight
+        "v.encoder.input_projection": {"weight": ((16, 7), (16, D_V)), "bias": ((16,), (16,))},
+        "v.encoder.position_embedding": {"position_embedding": ((9, 16), (L_V, 16))},
     }
-    assert "v.encoder.input_projection.bias" in report.loaded
+    assert not any(key.startswith("v.encoder.input_projection") for key in report.loaded)
+    assert "v.encoder.layers.0.attention.query.weight" in report.loaded
+    before = tiny_model().knowledge_state_dict("v")["encoder.input_projection.bias"]
+    assert torch.equal(model.knowledge_state_dict("v")["encoder.input_projection.bias"], before)
+    assert not torch.equal(before, state["encoder.input_projection.bias"])
     assert torch.equal(model.knowledge_state_dict("v")["adapter.blocks.1.up.weight"], state["adapter.blocks.1.up.weight"])
     model.eval()(tiny_batch())  # the model still runs on the target's shapes
 

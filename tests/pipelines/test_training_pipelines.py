@@ -55,7 +55,7 @@ def test_stage1_stage2_and_evaluation_on_a_dataset_with_unimodal_labels(tiny_ber
                    _parameters("src", SOURCE, "sims", tiny_bert_dir, (-1.0, 1.0)))
 
     metrics = outputs["src.test_metrics"]
-    assert set(metrics["kuda"]) == {"Acc2", "Acc3", "Acc5", "F1", "MAE", "Corr"}
+    assert set(metrics["kuda"]) == {"Acc2", "Acc3", "Acc5", "F1", "F1_authors", "MAE", "Corr"}
     assert np.isnan(metrics["train_mean_baseline"]["Corr"])
     predictions = outputs["src.test_predictions"]
     assert len(predictions) == 8
@@ -85,4 +85,7 @@ def test_knowledge_transfer_from_a_translated_source(tiny_bert_dir):
     assert {"Acc7", "Acc2_has0", "Acc2_non0", "F1_non0", "MAE", "Corr"} <= set(metrics)
     skipped = outputs["tgt.fusion_training_summary"]["knowledge_loading"]["skipped"]
     assert any(key.startswith("v.") for key in skipped), "vision input sizes differ (6 vs 3): its projection is skipped"
+    assert set(skipped["v.encoder.input_projection"]) == {"weight", "bias"}, "the layer is skipped whole"
+    assert skipped["v.encoder.input_projection"]["bias"]["checkpoint"] == skipped["v.encoder.input_projection"][
+        "bias"]["model"]
     assert not any(key.startswith("t.") for key in skipped), "text transfers whole"

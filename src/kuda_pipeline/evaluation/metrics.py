@@ -1,7 +1,10 @@
 """Regression metrics with the MMSA platform's definitions (``utils/metricsTop.py``), in numpy.
 
 Accuracies and F1 scores are fractions in [0, 1] (the report layer converts them to percent);
-MAE is in label units; Corr is Pearson's r. Class edges are compared in the inputs' own floating
+MAE is in label units; Corr is Pearson's r. Every F1 comes in two conventions: ``F1*`` as MMSA
+(``f1_score(true, pred, average="weighted")``: class F1s weighted by the true class counts) and
+``F1*_authors`` as the KuDA authors' code (``f1_score(pred, true, ...)``: weighted by the predicted
+class counts); they differ when the predictions are biased towards one class. Class edges are compared in the inputs' own floating
 precision, as MMSA does with float32 tensors: a float32 label ``0.1`` lies in (-0.1, 0.1].
 """
 
@@ -24,7 +27,7 @@ SIMS_ACC5_EDGES = (-0.7, -0.1, 0.1, 0.7)
 
 
 def sims_metrics(pred: ArrayLike, label: ArrayLike) -> dict[str, float]:
-    """CH-SIMS metrics: Acc2, Acc3, Acc5, F1 (weighted, Acc-2 classes), MAE, Corr.
+    """CH-SIMS metrics: Acc2, Acc3, Acc5, F1 and F1_authors (weighted, Acc-2 classes), MAE, Corr.
 
     Scores are clipped to [-1, 1] before everything, MAE and Corr included (as MMSA does).
     Classes are left-open intervals: Acc-2 {[-1, 0], (0, 1]}, Acc-3 {[-1, -0.1], (-0.1, 0.1],
@@ -42,13 +45,15 @@ def sims_metrics(pred: ArrayLike, label: ArrayLike) -> dict[str, float]:
             _interval_classes(pred_values, SIMS_ACC5_EDGES), _interval_classes(label_values, SIMS_ACC5_EDGES)
         ),
         "F1": weighted_f1(pred_2, label_2),
+        "F1_authors": authors_weighted_f1(pred_2, label_2),
         "MAE": _mean_absolute_error(pred_values, label_values),
         "Corr": pearson_correlation(pred_values, label_values),
     }
 
 
 def mosi_metrics(pred: ArrayLike, label: ArrayLike) -> dict[str, float]:
-    """CMU-MOSI / MOSEI metrics: Acc7, Acc5, Acc2_has0, F1_has0, Acc2_non0, F1_non0, MAE, Corr.
+    """CMU-MOSI / MOSEI metrics: Acc7, Acc5, Acc2_has0, F1_has0, Acc2_non0, F1_non0, MAE, Corr, and
+    F1_has0_authors, F1_non0_authors.
 
     Acc-7 compares ``np.round(clip(x, -3, 3))`` and Acc-5 ``np.round(clip(x, -2, 2))`` (numpy rounds
     halves to even: 0.5 → 0, 1.5 → 2). "has-0": negative (< 0) vs non-negative (>= 0) over all
@@ -62,9 +67,10 @@ def mosi_metrics(pred: ArrayLike, label: ArrayLike) -> dict[str, float]:
     non0_pred, non0_label = pred_values[non_zero] > 0, label_values[non_zero] > 0
     if non_zero.any():
         acc2_non0, f1_non0 = _accuracy(non0_pred, non0_label), weighted_f1(non0_pred, non0_label)
+        f1_non0_authors = authors_weighted_f1(non0_pred, non0_label)
     else:
         logger.warning("all %d true labels are 0: Acc2_non0 and F1_non0 are nan", label_values.size)
-        acc2_non0, f1_non0 = float("nan"), float("nan")
+        acc2_non0, f1_non0, f1_non0_authors = float("nan"), float("nan"), float("nan")
     return {
         "Acc7": _rounded_accuracy(pred_values, label_values, bound=3),
         "Acc5": _rounded_accuracy(pred_values, label_values, bound=2),
@@ -74,6 +80,8 @@ def mosi_metrics(pred: ArrayLike, label: ArrayLike) -> dict[str, float]:
         "F1_non0": f1_non0,
         "MAE": _mean_absolute_error(pred_values, label_values),
         "Corr": pearson_correlation(pred_values, label_values),
+        "F1_has0_authors": authors_weighted_f1(has0_pred, has0_label),
+        "F1_non0_authors": f1_non0_authors,
     }
 
 
@@ -102,6 +110,14 @@ def weighted_f1(pred_classes: np.ndarray, true_classes: np.ndarray) -> float:
     support = true_hits.sum(axis=0)
     f1 = 2 * true_positives / (support + pred_hits.sum(axis=0))  # 2TP / (2TP + FP + FN), never 0 / 0
     return float(np.sum(f1 * support) / np.sum(support))
+
+
+def authors_weighted_f1(pred_classes: np.ndarray, true_classes: np.ndarray) -> float:
+    """The KuDA authors' F1: ``sklearn.metrics.f1_score(pred, true, average="weighted")``, arguments swapped.
+
+    The per-class F1 is symmetric in its two arguments; the weights become the predicted class counts.
+    """
+    return weighted_f1(true_classes, pred_classes)
 
 
 def pearson_correlation(x: np.ndarray, y: np.ndarray) -> float:

@@ -1,7 +1,9 @@
 """The Markdown report: each table of the paper beside our mean ± std over seeds for the same rows.
 
 Paper values come from ``paper_results.json`` (accuracies and F1 in percent, MAE and Corr as fractions); ours
-from the summary table (fractions), shown in the paper's units.
+from the summary table (fractions), shown in the paper's units. Beside the paper's F1 columns stands our F1 in the
+authors' convention (``F1_authors``, ``F1_has0_authors``, ...: ``f1_score(pred, true)``), which the paper's numbers
+most likely follow (docs/fidelity.md); MMSA's ``F1`` is in the results table.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ PAPER_STAGE2_EPOCHS = 50
 SHORT_COLUMNS = {"simsv2": ("MAE", "Corr", "Acc5"), "mosi": ("MAE", "Corr", "Acc7")}
 TABLE7_COLUMNS = ("MAE", "Corr", "Acc2", "Acc3", "Acc5", "F1")
 TWO_WAY_SUFFIXES = ("has0", "non0")  # MOSI/MOSEI Acc-2 and F1 are printed as [has-0, non-0]
+AUTHORS_SUFFIX = "_authors"  # our metric set beside a paper F1 column: F1 -> F1_authors, F1_has0 -> F1_has0_authors
 # paper row -> our variants that stand for it, first one present wins
 # (the same model under another name counts: "w/o DAF" is addition fusion, "w/o CE" is alpha = 0)
 TABLE5_ROWS = {"KuDA": ("KuDA",), "w/o KIP": ("w/o KIP",), "w/o Adapter": ("w/o Adapter",),
@@ -116,11 +119,13 @@ def _provenance(dataset: str, counterparts: list[str], grid: GridSpec, ours: pd.
                   f"for {beside}: they show that each variant trains and how variants compare here, not the "
                   "paper's values, which they are not expected to match.")
     return (f"{source} Paper: {beside}. Ours: mean ± sample std over {span} seed(s), "
-            f"{epochs} stage-2 epoch(s) (paper: {PAPER_STAGE2_EPOCHS}). Acc and F1 in %, MAE and Corr as fractions.")
+            f"{epochs} stage-2 epoch(s) (paper: {PAPER_STAGE2_EPOCHS}). Acc and F1 in %, MAE and Corr as fractions. "
+            "Our F1 beside the paper's is the authors' convention, f1_score(pred, true, average='weighted') "
+            "(F1_authors); MMSA's f1_score(true, pred) is F1 in the results table.")
 
 
 def _render_table(table: ComparisonTable, ours: pd.DataFrame, covered: set[str]) -> list[str]:
-    header = ["row", *(f"{column} {side}" for column in table.columns for side in ("paper", "ours"))]
+    header = ["row", *(cell for column in table.columns for cell in (f"{column} paper", f"{_our_metric(column)} ours"))]
     lines = [f"### {table.title}", "", _markdown_row(header), _markdown_row(["---"] * len(header))]
     for row, paper_values, candidates in table.rows:
         variant = next((name for name in candidates if (ours["variant"] == name).any()), None)
@@ -128,10 +133,15 @@ def _render_table(table: ComparisonTable, ours: pd.DataFrame, covered: set[str])
         cells = [label]
         for column in table.columns:
             cells.append(_format(column, paper_values.get(column)))
-            cells.append(_ours(ours, variant, column) if variant else NOT_RUN if candidates else "")
+            cells.append(_ours(ours, variant, _our_metric(column)) if variant else NOT_RUN if candidates else "")
         lines.append(_markdown_row(cells))
         covered.update([variant] if variant else [])
     return [*lines, ""]
+
+
+def _our_metric(column: str) -> str:
+    """Our metric beside the paper's `column`: the authors' F1 convention for an F1 column, else the same name."""
+    return f"{column}{AUTHORS_SUFFIX}" if column.startswith("F1") else column
 
 
 def _render_ours_only(variants: list[str], ours: pd.DataFrame) -> list[str]:

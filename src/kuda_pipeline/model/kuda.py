@@ -33,12 +33,16 @@ class KudaOutput:
     attention: dict[str, torch.Tensor] | None  # modality -> (B, N blocks, L_f, L_f) when asked for ("daf", "cmt")
 
 
+Shape = tuple[int, ...]
+
+
 @dataclass
 class LoadReport:
-    """What `KuDA.load_knowledge` took: keys as "<modality>.<key>"; skipped keys with both shapes."""
+    """What `KuDA.load_knowledge` took: tensors loaded as "<modality>.<key>"; layers skipped whole as
+    "<modality>.<layer>", each with every tensor of the layer and its (checkpoint shape, model shape)."""
 
     loaded: list[str]
-    skipped: dict[str, tuple[tuple[int, ...], tuple[int, ...]]]  # key -> (checkpoint shape, model shape)
+    skipped: dict[str, dict[str, tuple[Shape, Shape]]]  # layer -> tensor name -> (checkpoint shape, model shape)
 
 
 def _listing(keys: list[str], limit: int = 20) -> str:
@@ -118,10 +122,12 @@ class KuDA(nn.Module):
         return self.knowledge[modality].state_dict()
 
     def load_knowledge(self, state_dicts: Mapping[str, Mapping[str, torch.Tensor]]) -> LoadReport:
-        """Load stage-1 weights per modality; a tensor whose shape differs (e.g. the vision input projection
-        or position embedding when feature size or length differ) is skipped and reported.
+        """Load stage-1 weights per modality, layer by layer: a layer (a module's own tensors, e.g. a Linear's
+        weight and bias) with any tensor whose shape differs is skipped whole and reported (e.g. the vision
+        input projection when feature sizes differ; the position embedding, a layer of its own, when lengths
+        differ).
 
-        A model built without adapters ("w/o Adapter") skips the checkpoint's adapter tensors, reported with
+        A model built without adapters ("w/o Adapter") skips the checkpoint's adapter layers, reported with
         model shape (). Raises ValueError, before loading anything, for a modality not in the model or a key
         missing or unexpected.
         """
@@ -129,10 +135,13 @@ class KuDA(nn.Module):
         if absent:
             raise ValueError(f"knowledge given for modalities {absent} not in the model; it has {list(self.knowledge)}")
         targets = {m: self.knowledge[m].state_dict() for m in state_dicts}
-        skipped = {}
+        skipped: dict[str, dict[str, tuple[Shape, Shape]]] = {}
         if not self.config.use_adapters:
-            skipped = {f"{m}.{k}": (tuple(v.shape), ()) for m, state in state_dicts.items()
-                       for k, v in state.items() if k.startswith("adapter.")}
+            for m, state in state_dicts.items():
+                for key, value in state.items():
+                    if key.startswith("adapter."):
+                        layer, name = key.rsplit(".", 1)
+                        skipped.setdefault(f"{m}.{layer}", {})[name] = (tuple(value.shape), ())
             state_dicts = {m: {k: v for k, v in state.items() if not k.startswith("adapter.")}
                            for m, state in state_dicts.items()}
         for m, state in state_dicts.items():
@@ -146,13 +155,26 @@ class KuDA(nn.Module):
         loaded = []
         for m, state in state_dicts.items():
             compatible = {}
-            for key, value in state.items():
-                if value.shape == targets[m][key].shape:
-                    compatible[key] = value
-                    loaded.append(f"{m}.{key}")
+            for layer, keys in _layers(self.knowledge[m], state).items():
+                if all(state[key].shape == targets[m][key].shape for key in keys):
+                    compatible.update((key, state[key]) for key in keys)
+                    loaded += [f"{m}.{key}" for key in keys]
                 else:
-                    skipped[f"{m}.{key}"] = (tuple(value.shape), tuple(targets[m][key].shape))
+                    skipped[f"{m}.{layer}"] = {key.rpartition(".")[2] if key == layer else key[len(layer) + 1:]:
+                                               (tuple(state[key].shape), tuple(targets[m][key].shape))
+                                               for key in keys}
             self.knowledge[m].load_state_dict(compatible, strict=False)
-        for key, (source, target) in skipped.items():
-            logger.info("knowledge %s not loaded: checkpoint shape %s, model shape %s", key, source, target)
+        for layer, shapes in skipped.items():
+            logger.info("knowledge layer %s not loaded (checkpoint shape, model shape): %s", layer, shapes)
         return LoadReport(loaded, skipped)
+
+
+def _layers(module: nn.Module, state: Mapping[str, torch.Tensor]) -> dict[str, list[str]]:
+    """The keys of `state` grouped by layer: the module owning them, or the key alone for a tensor held
+    directly by a module with submodules (e.g. a position embedding beside the encoder's layers)."""
+    layers: dict[str, list[str]] = {}
+    for key in state:
+        owner = key.rpartition(".")[0]
+        has_children = next(module.get_submodule(owner).children(), None) is not None
+        layers.setdefault(key if has_children else owner, []).append(key)
+    return layers

@@ -118,10 +118,12 @@ def build_kuda(config: KudaConfig, text_encoder_dir: Path | str) -> KuDA:
 
 
 def load_report_summary(report: LoadReport) -> dict[str, Any]:
-    """JSON-friendly view of what stage 2 took from stage 1."""
+    """JSON-friendly view of what stage 2 took from stage 1: the number of tensors loaded, and per layer skipped
+    whole, each of its tensors with the checkpoint's and the model's shape."""
     return {
         "loaded": len(report.loaded),
-        "skipped": {key: {"checkpoint": list(src), "model": list(dst)} for key, (src, dst) in report.skipped.items()},
+        "skipped": {layer: {name: {"checkpoint": list(src), "model": list(dst)} for name, (src, dst) in shapes.items()}
+                    for layer, shapes in report.skipped.items()},
     }
 
 
@@ -144,7 +146,7 @@ def train_fusion(
     model = build_kuda(config, text_encoder_dir)
     if freeze_knowledge:
         report = model.load_knowledge({m: knowledge[m]["state_dict"] for m in config.modalities if m in knowledge})
-        logger.info("stage 2: loaded %d stage-1 tensors, skipped %d (shapes differ): %s",
+        logger.info("stage 2: loaded %d stage-1 tensors, skipped %d layers whole (shapes differ): %s",
                     len(report.loaded), len(report.skipped), sorted(report.skipped))
         model.freeze_knowledge()
     else:
