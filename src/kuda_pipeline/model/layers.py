@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kuda_pipeline.model.attention import attend
+
 
 def masked_mean(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
     """Mean over the length axis of (B, L, d) over the valid steps only -> (B, d); all steps when `valid` is None.
@@ -72,7 +74,7 @@ class MultiHeadAttention(nn.Module):
             weights = probabilities.mean(dim=1)  # (B, L_q, L_k)
             attended = F.dropout(probabilities, dropout, self.training) @ v  # (B, H, L_q, d_h)
         else:
-            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+            attended = attend(q, k, v, mask, dropout)  # (B, H, L_q, d_h)
         attended = attended.transpose(1, 2).reshape(batch, length, -1)  # (B, L_q, H * d_h)
         return self.output(attended), weights
 
