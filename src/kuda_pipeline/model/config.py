@@ -156,6 +156,9 @@ class KudaConfig:
     `dropout` is the dropout of the cross-modal transformers (public code 0.3; the self-attention and
     feed-forward sub-layers of a block have none, as in the public code), of the "cmt" blocks and of
     the "tfn" product.
+    `trim_padding` (performance only, same results): run each modality's encoder and adapter only up to
+    the batch's last valid step (`model.trimming`). Only with `padding="masked"`: under "all_steps"
+    padded steps change the result, so nothing is trimmed whatever `trim_padding` says.
     """
 
     text_length: int
@@ -191,6 +194,7 @@ class KudaConfig:
     fusion: str = "daf"
     tfn_dim: int = 16
     lmf_rank: int = 4
+    trim_padding: bool = True
 
     def __post_init__(self) -> None:
         self._resolve_reference()
@@ -216,6 +220,7 @@ class KudaConfig:
             use_adapters=self.use_adapters,
             inject_intermediate_layers=self.inject_intermediate_layers,
             frozen_adapter_dropout=self.frozen_adapter_dropout,
+            trim_padding=self.trim_padding,
         )
         self._check_injection_layers()
         for size in self.head_hidden_sizes:

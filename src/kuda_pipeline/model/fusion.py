@@ -17,6 +17,7 @@ from torch import nn
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.knowledge import UnimodalOutput
 from kuda_pipeline.model.layers import FeedForward, MultiHeadAttention
+from kuda_pipeline.model.trimming import pad_to_length
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ModalityProjector(nn.Module):
     """eq. 7: Ĥ_m = LinearOverLength(LinearOverFeatures(H_m)), (B, L_m, 2 d_m or d_m) -> (B, L_f, d_f).
 
     `masked`: padded steps are zeroed before the length projection; otherwise they enter it (public code).
+    H_m may be trimmed to L' <= L_m steps (`trimming`, masked mode only): the cut steps come back as zeros.
     """
 
     def __init__(
@@ -43,9 +45,10 @@ class ModalityProjector(nn.Module):
         self.length = nn.Linear(input_length, fusion_length)
 
     def forward(self, representation: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        x = self.features(representation)  # (B, L_m, d_f)
+        x = self.features(representation)  # (B, L', d_f); L' <= L_m when trimmed
         if self.masked:
             x = x.masked_fill(~valid[..., None], 0.0)  # padding zeroed
+        x = pad_to_length(x, self.length.in_features)  # (B, L_m, d_f): trimmed steps back as zeros
         return self.length(x.transpose(1, 2)).transpose(1, 2)  # (B, d_f, L_m) -> (B, d_f, L_f) -> (B, L_f, d_f)
 
 

@@ -14,15 +14,16 @@ from kuda_pipeline.model.config import MODALITIES, KudaConfig
 from kuda_pipeline.model.heads import UnimodalDecoder
 from kuda_pipeline.model.sequence_encoder import SequenceEncoder
 from kuda_pipeline.model.text_encoder import TextEncoder
+from kuda_pipeline.model.trimming import trim_padding
 
 
 @dataclass
 class UnimodalOutput:
     """One modality's representation H_m = [H_m^g; H_m^k] (H_m^g alone without adapters) and unimodal prediction."""
 
-    representation: torch.Tensor  # (B, L_m, 2 d_m), or (B, L_m, d_m) without adapters
+    representation: torch.Tensor  # (B, L', 2 d_m), or (B, L', d_m) without adapters; L' <= L_m when trimmed
     prediction: torch.Tensor  # (B,)
-    valid: torch.Tensor  # (B, L_m) bool, True = valid step
+    valid: torch.Tensor  # (B, L') bool, True = valid step
 
 
 def modality_input(batch: Batch, modality: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,7 +44,9 @@ class KnowledgeEncoder(nn.Module):
     mean of H_m over the valid steps (eq. 5; over every step with `config.padding="all_steps"`). For
     text, d_t is the BERT hidden size. With `config.use_adapters=False` there is no adapter (`adapter`
     is None) and H_m = H_m^g. With `config.adapter_norm="shared"` the adapter's one LayerNorm also
-    normalises H_m^g of vision and audio before eq. 4 (the public code).
+    normalises H_m^g of vision and audio before eq. 4 (the public code). With `config.trim_padding` and
+    `config.padding="masked"`, each batch is cut after its last valid step first (`trimming`), so H_m and
+    the mask it returns may be shorter than L_m.
     """
 
     def __init__(self, config: KudaConfig, modality: str, text_encoder: PreTrainedModel | None = None) -> None:
@@ -51,6 +54,7 @@ class KnowledgeEncoder(nn.Module):
         if modality not in MODALITIES:
             raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
         self.modality = modality
+        self.trim_padding = config.trim_padding and config.padding == "masked"  # exact only when masked
         if modality == "t":
             if text_encoder is None:
                 raise ValueError("modality 't' needs a text encoder, got text_encoder=None")
@@ -84,6 +88,8 @@ class KnowledgeEncoder(nn.Module):
 
     def forward(self, batch: Batch) -> UnimodalOutput:
         inputs, valid = modality_input(batch, self.modality)
+        if self.trim_padding:
+            inputs, valid = trim_padding(inputs, valid, length_dim=2 if self.modality == "t" else 1)
         hidden_states = self.encoder(inputs, valid)
         if self.adapter is None:
             representation = hidden_states[-1]  # (B, L_m, d_m)

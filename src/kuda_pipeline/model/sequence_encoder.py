@@ -14,7 +14,8 @@ class SequenceEncoder(nn.Module):
 
     As in the public code: GELU, post-norm layers, feed-forward `ffn_size`, position embedding
     initialised at zero and no dropout on it. Padded input steps are zeroed and never attended to,
-    so no output at a valid step depends on them.
+    so no output at a valid step depends on them. Features may be shorter than `length` (trimmed
+    padding): positions 0 .. L - 1 are used.
     """
 
     def __init__(self, input_size: int, length: int, config: SequenceEncoderConfig) -> None:
@@ -31,14 +32,15 @@ class SequenceEncoder(nn.Module):
         )
 
     def forward(self, features: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(B, L, D) features, (B, L) valid mask -> num_layers + 1 hidden states of (B, L, d)."""
-        if features.shape[1:] != (self.position_embedding.shape[0], self.input_projection.in_features):
+        """(B, L, D) features, (B, L) valid mask, L <= length -> num_layers + 1 hidden states of (B, L, d)."""
+        length = features.shape[1]
+        if length > self.position_embedding.shape[0] or features.shape[2] != self.input_projection.in_features:
             raise ValueError(
-                f"expected features of shape (B, {self.position_embedding.shape[0]}, "
+                f"expected features of shape (B, L <= {self.position_embedding.shape[0]}, "
                 f"{self.input_projection.in_features}), got {tuple(features.shape)}"
             )
         features = features.masked_fill(~valid[..., None], 0.0)
-        hidden = self.input_projection(features) + self.position_embedding
+        hidden = self.input_projection(features) + self.position_embedding[:length]
         states = [hidden]
         for layer in self.layers:
             hidden = layer(hidden, valid)
