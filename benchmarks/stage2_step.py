@@ -8,6 +8,13 @@ peak memory. Usage:
     python benchmarks/stage2_step.py                      # CPU, fp32, 2 threads
     python benchmarks/stage2_step.py --device cuda --dtype bf16
     python benchmarks/stage2_step.py --profile            # also the top operators of one step
+    python benchmarks/stage2_step.py --lengths mosi       # valid lengths drawn from a dataset profile
+
+`--lengths` picks the valid lengths of the batch: "uniform" (each sample and modality uniform in
+1..L_m) or a realistic profile per dataset ("sims", "mosi", "mosei"; `length_profiles.py` states the
+published statistics each comes from). The shapes stay CH-SIMS's, so every profile is comparable.
+`benchmarks/stage2_compare.py` runs every profile, with and without attention dropout, for two source
+trees (before/after a change) in alternation and prints one table.
 
 The default optimiser is the fused `torch.optim.AdamW`, as the training loop builds it (one pass over
 memory); `--optimizer adamw` uses the per-parameter loop instead (same update).
@@ -32,6 +39,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertModel
+
+from length_profiles import PROFILE_NAMES, sample_lengths
 
 from kuda_pipeline.data.dataset import Batch, padding_mask
 from kuda_pipeline.model.config import KudaConfig, SequenceEncoderConfig
@@ -61,21 +70,20 @@ def build_model(attention_dropout: float) -> KuDA:
     return KuDA(config, BertModel(BertConfig(**BERT_BASE))).freeze_knowledge()
 
 
-def random_batch(batch_size: int, generator: torch.Generator) -> Batch:
-    """Random inputs with random valid lengths (at least one valid step per modality)."""
-
-    def lengths(maximum: int) -> torch.Tensor:
-        return torch.randint(1, maximum + 1, (batch_size,), generator=generator)
-
-    text_valid = padding_mask(lengths(TEXT_LENGTH), TEXT_LENGTH)  # (B, L_t)
+def random_batch(batch_size: int, generator: torch.Generator, profile: str = "uniform") -> Batch:
+    """Random inputs with valid lengths drawn from `profile` (at least one valid step per modality)."""
+    text_lengths, vision_lengths, audio_lengths = sample_lengths(
+        profile, batch_size, (TEXT_LENGTH, VISION_SHAPE[0], AUDIO_SHAPE[0]), generator
+    )
+    text_valid = padding_mask(text_lengths, TEXT_LENGTH)  # (B, L_t)
     token_ids = torch.randint(1, BERT_BASE["vocab_size"], (batch_size, TEXT_LENGTH), generator=generator)
     text = torch.stack([token_ids * text_valid, text_valid.long(), torch.zeros_like(token_ids)], dim=1)  # (B, 3, L_t)
     return Batch(
         text=text,
         vision=torch.randn(batch_size, *VISION_SHAPE, generator=generator),
-        vision_mask=padding_mask(lengths(VISION_SHAPE[0]), VISION_SHAPE[0]),
+        vision_mask=padding_mask(vision_lengths, VISION_SHAPE[0]),
         audio=torch.randn(batch_size, *AUDIO_SHAPE, generator=generator),
-        audio_mask=padding_mask(lengths(AUDIO_SHAPE[0]), AUDIO_SHAPE[0]),
+        audio_mask=padding_mask(audio_lengths, AUDIO_SHAPE[0]),
         label=torch.rand(batch_size, generator=generator) * 2 - 1,
         index=torch.arange(batch_size),
     )
@@ -86,12 +94,14 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def autocast(device: torch.device, dtype: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast on `device` for dtype "bf16", else nothing."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+
+
 def train_step(model: KuDA, batch: Batch, optimizer: torch.optim.Optimizer, dtype: str) -> None:
-    autocast = (
-        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
-    )
     optimizer.zero_grad(set_to_none=True)
-    with autocast:
+    with autocast(batch.label.device, dtype):
         loss = fusion_step(model, batch).loss
     loss.backward()
     optimizer.step()
@@ -125,12 +135,9 @@ def step_seconds(
 
 def step_flops(model: KuDA, batch: Batch, dtype: str) -> int:
     """FLOPs of one forward + backward (matmuls, attention, convolutions; FlopCounterMode's coverage)."""
-    autocast = (
-        torch.autocast(device_type="cuda", dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
-    )
     counter = FlopCounterMode(display=False)
     with counter:
-        with autocast:
+        with autocast(batch.label.device, dtype):
             loss = fusion_step(model, batch).loss
         loss.backward()
     model.zero_grad(set_to_none=True)
@@ -177,7 +184,7 @@ def peak_memory_bytes(device: torch.device) -> dict[str, int]:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast (CUDA only)")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast on the device")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=1)
@@ -188,12 +195,13 @@ def parse_args() -> argparse.Namespace:
         default=0.0,
         help="attention-probability dropout of the vision/audio encoders (public code: 0.2; forces unfused attention)",
     )
+    parser.add_argument("--lengths", default="uniform", choices=PROFILE_NAMES, help="valid-length distribution")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model first")
     parser.add_argument("--optimizer", default="adamw-fused", choices=["adamw", "adamw-fused"])
     parser.add_argument("--profile", action="store_true", help="also log the top operators of one step")
+    parser.add_argument("--skip-flops", action="store_true", help="skip the FLOP count and the matmul reference")
     parser.add_argument("--output", type=Path, help="write the figures as JSON to this file")
     args = parser.parse_args()
-    if args.dtype == "bf16" and args.device != "cuda":
-        parser.error("--dtype bf16 needs --device cuda")
     if args.steps < 3:
         parser.error(f"--steps must be >= 3 for a median, got {args.steps}")
     return args
@@ -206,7 +214,9 @@ def main() -> None:
     torch.manual_seed(0)
     device = torch.device(args.device)
     model = build_model(args.attention_dropout).to(device).train()
-    batch = random_batch(args.batch_size, torch.Generator().manual_seed(0)).to(device)
+    if args.compile:
+        model = torch.compile(model)
+    batch = random_batch(args.batch_size, torch.Generator().manual_seed(0), args.lengths).to(device)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
         lr=3e-5,
@@ -216,9 +226,7 @@ def main() -> None:
 
     times, cpu_times = step_seconds(model, batch, optimizer, args)
     memory = peak_memory_bytes(device)
-    flops = step_flops(model, batch, args.dtype)
     seconds = statistics.median(times)
-    matmul_wall, matmul_cpu = matmul_flops_per_second(device, args.dtype)
     figures = {
         "device": args.device,
         "dtype": args.dtype,
@@ -226,6 +234,13 @@ def main() -> None:
         "batch_size": args.batch_size,
         "optimizer": args.optimizer,
         "attention_dropout": args.attention_dropout,
+        "lengths": args.lengths,
+        "compiled": args.compile,
+        "mean_valid_lengths": [float(x) for x in (batch.text[:, 1].sum(1).float().mean(),
+                                                   batch.vision_mask.sum(1).float().mean(),
+                                                   batch.audio_mask.sum(1).float().mean())],
+        "max_valid_lengths": [int(x) for x in (batch.text[:, 1].sum(1).max(),
+                                               batch.vision_mask.sum(1).max(), batch.audio_mask.sum(1).max())],
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "step_seconds": times,
         "median_step_seconds": seconds,
@@ -233,13 +248,19 @@ def main() -> None:
         "step_cpu_seconds": cpu_times,
         "load_average_1min": os.getloadavg()[0],
         "samples_per_second": args.batch_size / seconds,
-        "gflop_per_step": flops / 1e9,
-        "achieved_gflop_per_second": flops / seconds / 1e9,
-        "matmul_2048_gflop_per_second": matmul_wall / 1e9,
-        "gflop_per_cpu_second": flops / statistics.median(cpu_times) / 1e9,
-        "matmul_2048_gflop_per_cpu_second": matmul_cpu / 1e9,
+        "median_step_cpu_seconds": statistics.median(cpu_times),
         **memory,
     }
+    if not args.skip_flops:
+        flops = step_flops(model, batch, args.dtype)
+        matmul_wall, matmul_cpu = matmul_flops_per_second(device, args.dtype)
+        figures.update(
+            gflop_per_step=flops / 1e9,
+            achieved_gflop_per_second=flops / seconds / 1e9,
+            matmul_2048_gflop_per_second=matmul_wall / 1e9,
+            gflop_per_cpu_second=flops / statistics.median(cpu_times) / 1e9,
+            matmul_2048_gflop_per_cpu_second=matmul_cpu / 1e9,
+        )
     for name, value in figures.items():
         logger.info("%-30s %s", name, value)
     if args.profile:

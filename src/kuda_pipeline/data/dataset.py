@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
+from kuda_pipeline.data.length_grouping import LengthGroupedBatchSampler, sample_lengths
+
 UNIMODAL_LABELS = {"label_T": "t", "label_V": "v", "label_A": "a"}
 _REQUIRED_KEYS = ("text_bert", "vision", "audio", "vision_lengths", "audio_lengths", "label")
 
@@ -31,6 +33,11 @@ class Batch:
 
     def __len__(self) -> int:
         return self.label.shape[0]
+
+    def pin_memory(self) -> "Batch":
+        """A copy in pinned memory (DataLoader's `pin_memory=True` calls it)."""
+        return Batch(**{name: value.pin_memory() for name, value in vars(self).items() if name != "unimodal_labels"},
+                     unimodal_labels={m: y.pin_memory() for m, y in self.unimodal_labels.items()})
 
     def to(self, device: torch.device | str) -> "Batch":
         """A copy of the batch on `device` (non-blocking copies)."""
@@ -95,16 +102,30 @@ def keep_batch(batch: Batch) -> Batch:
 
 
 def make_loader(
-    arrays: Mapping[str, np.ndarray], batch_size: int, shuffle: bool, seed: int, drop_last: bool = False
+    arrays: Mapping[str, np.ndarray],
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    drop_last: bool = False,
+    group_by_length: bool = False,
+    num_workers: int = 0,
+    pin_memory: bool = False,
 ) -> DataLoader:
-    """A DataLoader yielding `Batch` objects; with `shuffle`, the order depends only on `seed`."""
+    """A DataLoader yielding `Batch` objects; with `shuffle`, the order depends only on `seed`.
+
+    `group_by_length` (with `shuffle`): batches of samples of similar length (`LengthGroupedBatchSampler`).
+    `num_workers` > 0 reads batches in worker processes; `pin_memory` pins them for fast copies to CUDA.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     dataset = MultimodalDataset(arrays)
-    sampler = (
-        RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle
-        else SequentialSampler(dataset)
-    )
+    generator = torch.Generator().manual_seed(seed)
+    if shuffle and group_by_length:
+        batch_sampler = LengthGroupedBatchSampler(sample_lengths(arrays), batch_size, generator, drop_last)
+    else:
+        sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        batch_sampler = BatchSampler(sampler, batch_size, drop_last)
     return DataLoader(
-        dataset, batch_sampler=BatchSampler(sampler, batch_size, drop_last), collate_fn=keep_batch
+        dataset, batch_sampler=batch_sampler, collate_fn=keep_batch, num_workers=num_workers,
+        pin_memory=pin_memory, persistent_workers=num_workers > 0,
     )

@@ -30,6 +30,9 @@ class TrainConfig:
       function) that picks the best epoch, and whether lower ("min") or higher ("max") is better.
     - `resume`: continue from the checkpoint in the checkpoint directory when one exists.
     - `num_threads`: torch CPU threads; None leaves torch's setting as it is.
+    - `group_by_length`: training batches of samples of similar length (random mega-buckets, reshuffled
+      every epoch, reproducible from `seed`), as Hugging Face's `group_by_length`; faster with padding
+      trimming, but it changes which samples share a batch, so it is off by default.
     """
 
     epochs: int
@@ -47,6 +50,7 @@ class TrainConfig:
     selection_mode: str = "min"
     resume: bool = False
     num_threads: int | None = None
+    group_by_length: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.betas, (list, tuple)):
@@ -72,6 +76,7 @@ class TrainConfig:
         _check(self, "resume", isinstance(self.resume, bool), "True or False")
         _check(self, "num_threads", self.num_threads is None or (_is_int(self.num_threads) and self.num_threads >= 1),
                "None or an integer >= 1")
+        _check(self, "group_by_length", isinstance(self.group_by_length, bool), "True or False")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:

@@ -129,6 +129,7 @@ def _shuffling_generators(loader: Any) -> list[torch.Generator]:
     sampler = getattr(loader, "sampler", None)
     batch_sampler = getattr(loader, "batch_sampler", None)
     candidates = (getattr(loader, "generator", None), getattr(sampler, "generator", None),
+                  getattr(batch_sampler, "generator", None),
                   getattr(getattr(batch_sampler, "sampler", None), "generator", None))
     generators: list[torch.Generator] = []
     for candidate in candidates:

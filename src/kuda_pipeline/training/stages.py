@@ -72,7 +72,8 @@ def _metric_fn(scheme: str, prediction_key: str = "prediction", label_key: str =
 
 def _loaders(arrays: SplitArrays, train: TrainConfig):
     return (
-        make_loader(arrays["train"], train.batch_size, shuffle=True, seed=train.seed),
+        make_loader(arrays["train"], train.batch_size, shuffle=True, seed=train.seed,
+                    group_by_length=train.group_by_length),
         make_loader(arrays["valid"], train.batch_size, shuffle=False, seed=train.seed),
     )
 
