@@ -55,15 +55,17 @@ BERT_BASE = dict(
 )
 
 
-def build_model(attention_dropout: float) -> KuDA:
-    """KuDA at CH-SIMS shapes on a random bert-base-shaped BERT, knowledge frozen as in stage 2."""
+def build_model(
+    attention_dropout: float, text_length: int = TEXT_LENGTH, vision_shape=VISION_SHAPE, audio_shape=AUDIO_SHAPE
+) -> KuDA:
+    """KuDA (CH-SIMS shapes by default) on a random bert-base-shaped BERT, knowledge frozen as in stage 2."""
     encoder = SequenceEncoderConfig(attention_dropout=attention_dropout)
     config = KudaConfig(
-        text_length=TEXT_LENGTH,
-        vision_length=VISION_SHAPE[0],
-        vision_dim=VISION_SHAPE[1],
-        audio_length=AUDIO_SHAPE[0],
-        audio_dim=AUDIO_SHAPE[1],
+        text_length=text_length,
+        vision_length=vision_shape[0],
+        vision_dim=vision_shape[1],
+        audio_length=audio_shape[0],
+        audio_dim=audio_shape[1],
         vision_encoder=encoder,
         audio_encoder=encoder,
     )
