@@ -84,3 +84,15 @@ def sample_lengths(
     if profile not in PROFILES:
         raise ValueError(f"unknown length profile {profile!r}; expected one of {PROFILE_NAMES}")
     return PROFILES[profile].sample(batch_size, lengths, generator)
+
+
+def sample_grouped_lengths(
+    profile: str, batch_size: int, lengths: tuple[int, int, int], generator: torch.Generator, mega_batches: int = 50
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B,) valid lengths per modality of a typical length-grouped batch: a mega-bucket of `mega_batches` batches
+    from `profile`, sorted by the key of `LengthGroupedBatchSampler` (sum of valid fractions), its median batch."""
+    text, vision, audio = sample_lengths(profile, batch_size * mega_batches, lengths, generator)
+    key = text / lengths[0] + vision / lengths[1] + audio / lengths[2]
+    order = torch.argsort(key, descending=True, stable=True)
+    median = order[(mega_batches // 2) * batch_size:][:batch_size]
+    return text[median], vision[median], audio[median]

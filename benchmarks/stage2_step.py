@@ -13,7 +13,8 @@ peak memory. Usage:
 `--lengths` picks the valid lengths of the batch: "uniform" (each sample and modality uniform in
 1..L_m) or a realistic profile per dataset ("sims", "mosi", "mosei"; `length_profiles.py` states the
 published statistics each comes from). The shapes stay CH-SIMS's, so every profile is comparable.
-`benchmarks/stage2_compare.py` runs every profile, with and without attention dropout, for two source
+`--grouped` takes instead the lengths of a typical batch of length-grouped training (`--group-by-length`
+of the training config). `benchmarks/stage2_compare.py` runs every profile, with and without attention dropout, for two source
 trees (before/after a change) in alternation and prints one table.
 
 The default optimiser is the fused `torch.optim.AdamW`, as the training loop builds it (one pass over
@@ -40,7 +41,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import BertConfig, BertModel
 
-from length_profiles import PROFILE_NAMES, sample_lengths
+from length_profiles import PROFILE_NAMES, sample_grouped_lengths, sample_lengths
 
 from kuda_pipeline.data.dataset import Batch, padding_mask
 from kuda_pipeline.model.config import KudaConfig, SequenceEncoderConfig
@@ -72,9 +73,13 @@ def build_model(
     return KuDA(config, BertModel(BertConfig(**BERT_BASE))).freeze_knowledge()
 
 
-def random_batch(batch_size: int, generator: torch.Generator, profile: str = "uniform") -> Batch:
-    """Random inputs with valid lengths drawn from `profile` (at least one valid step per modality)."""
-    text_lengths, vision_lengths, audio_lengths = sample_lengths(
+def random_batch(
+    batch_size: int, generator: torch.Generator, profile: str = "uniform", grouped: bool = False
+) -> Batch:
+    """Random inputs with valid lengths drawn from `profile` (at least one valid step per modality); with
+    `grouped`, the lengths of a typical length-grouped batch (`sample_grouped_lengths`)."""
+    sample = sample_grouped_lengths if grouped else sample_lengths
+    text_lengths, vision_lengths, audio_lengths = sample(
         profile, batch_size, (TEXT_LENGTH, VISION_SHAPE[0], AUDIO_SHAPE[0]), generator
     )
     text_valid = padding_mask(text_lengths, TEXT_LENGTH)  # (B, L_t)
@@ -198,6 +203,7 @@ def parse_args() -> argparse.Namespace:
         help="attention-probability dropout of the vision/audio encoders (public code: 0.2; forces unfused attention)",
     )
     parser.add_argument("--lengths", default="uniform", choices=PROFILE_NAMES, help="valid-length distribution")
+    parser.add_argument("--grouped", action="store_true", help="a typical length-grouped batch of the profile")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model first")
     parser.add_argument("--optimizer", default="adamw-fused", choices=["adamw", "adamw-fused"])
     parser.add_argument("--profile", action="store_true", help="also log the top operators of one step")
@@ -218,7 +224,7 @@ def main() -> None:
     model = build_model(args.attention_dropout).to(device).train()
     if args.compile:
         model = torch.compile(model)
-    batch = random_batch(args.batch_size, torch.Generator().manual_seed(0), args.lengths).to(device)
+    batch = random_batch(args.batch_size, torch.Generator().manual_seed(0), args.lengths, args.grouped).to(device)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
         lr=3e-5,
@@ -237,6 +243,7 @@ def main() -> None:
         "optimizer": args.optimizer,
         "attention_dropout": args.attention_dropout,
         "lengths": args.lengths,
+        "grouped": args.grouped,
         "compiled": args.compile,
         "mean_valid_lengths": [float(x) for x in (batch.text[:, 1].sum(1).float().mean(),
                                                    batch.vision_mask.sum(1).float().mean(),

@@ -116,3 +116,21 @@ def test_bf16_autocast_on_cpu_runs_the_chunked_path_in_float32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = attend(q.bfloat16(), k.bfloat16(), v.bfloat16(), key_keep, 0.2)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+def test_compiled_encoder_layer_gives_the_eager_result_with_dropout():
+    """torch.compile (the aot_eager backend: no C++ build) runs the chunked path eagerly inside the graph."""
+    from kuda_pipeline.model.layers import EncoderLayer
+
+    torch.manual_seed(0)
+    layer = EncoderLayer(16, 2, 8, dropout=0.0, attention_dropout=0.3)
+    x = torch.randn(2, 7, 16, requires_grad=True)
+    valid = torch.tensor([[True] * 7, [True] * 4 + [False] * 3])
+    results = []
+    for model in (torch.compile(layer, backend="aot_eager"), layer):
+        torch.manual_seed(1)
+        out = model(x, valid)
+        results.append((out, torch.autograd.grad(out.sum(), x)[0]))
+    (compiled, compiled_grad), (eager, eager_grad) = results
+    torch.testing.assert_close(compiled, eager)
+    torch.testing.assert_close(compiled_grad, eager_grad)

@@ -97,6 +97,11 @@ def attend(
     """
     if dropout == 0.0 or q.device.type == "cuda":
         return F.scaled_dot_product_attention(q, k, v, attn_mask=key_keep, dropout_p=dropout)
+    return _chunked_dropout_attention(q, k, v, key_keep, dropout)
+
+
+@torch.compiler.disable  # runs eagerly inside a compiled model: its seed is a Python int drawn per call
+def _chunked_dropout_attention(q, k, v, key_keep, dropout):
     key_bias = None
     if key_keep is not None:
         key_bias = torch.zeros(key_keep.shape, dtype=q.dtype, device=q.device).masked_fill_(~key_keep, float("-inf"))
