@@ -45,8 +45,9 @@ def _pair(**overrides):
     return trimmed, full
 
 
-def test_trimming_gives_the_same_outputs_in_evaluation():
-    trimmed, full = _pair()
+@pytest.mark.parametrize("adapter_norm", ["per_block", "shared"])
+def test_trimming_gives_the_same_outputs_in_evaluation(adapter_norm):
+    trimmed, full = _pair(adapter_norm=adapter_norm)
     batch = short_batch()
     with torch.no_grad():
         got, want = trimmed.eval()(batch), full.eval()(batch)
@@ -60,8 +61,10 @@ def test_trimming_gives_the_same_outputs_in_evaluation():
 
 @pytest.mark.parametrize("frozen", [False, True])
 def test_trimming_gives_the_same_loss_and_gradients_in_training(frozen):
-    no_dropout = SequenceEncoderConfig(hidden_size=16, num_layers=3, num_heads=2, ffn_size=8, dropout=0.0)
-    adapter = AdapterConfig(num_blocks=2, num_heads=2, dropout=0.0)
+    no_dropout = SequenceEncoderConfig(
+        hidden_size=16, num_layers=3, num_heads=2, ffn_size=8, dropout=0.0, attention_dropout=0.0
+    )
+    adapter = AdapterConfig(num_blocks=2, num_heads=2, dropout=0.0, attention_dropout=0.0)
     trimmed, full = _pair(
         vision_encoder=no_dropout, audio_encoder=no_dropout, vision_adapter=adapter, audio_adapter=adapter,
         text_adapter=dataclasses.replace(adapter, num_blocks=None), dropout=0.0,
@@ -88,16 +91,25 @@ def test_trimming_gives_the_same_loss_and_gradients_in_training(frozen):
     assert torch.all(trimmed.knowledge["a"].encoder.position_embedding.grad[6:] == 0)
 
 
-def test_trimming_runs_the_encoders_on_the_cut_length_only():
-    trimmed, _ = _pair()
+def _encoded_lengths(model):
     lengths = {}
     hooks = [
-        trimmed.knowledge[m].encoder.register_forward_hook(
+        model.knowledge[m].encoder.register_forward_hook(
             lambda module, args, output, m=m: lengths.__setitem__(m, output[-1].shape[1])
         )
         for m in "tva"
     ]
-    trimmed.eval()(short_batch())
+    model.eval()(short_batch())
     for hook in hooks:
         hook.remove()
-    assert lengths == {"t": 5, "v": 3, "a": 6}
+    return lengths
+
+
+def test_trimming_runs_the_encoders_on_the_cut_length_only():
+    assert _encoded_lengths(tiny_model()) == {"t": 5, "v": 3, "a": 6}
+    assert _encoded_lengths(tiny_model(trim_padding=False)) == {"t": L_T, "v": L_V, "a": L_A}
+
+
+def test_no_trimming_in_the_authors_padding_mode():
+    """padding="all_steps" averages over every step and feeds padded steps to the length projection."""
+    assert _encoded_lengths(tiny_model(padding="all_steps")) == {"t": L_T, "v": L_V, "a": L_A}
