@@ -8,12 +8,13 @@ values are zeros (sparse files; the time of a step does not depend on them), tok
 
     python benchmarks/epoch.py --size sims                          # a whole epoch
     python benchmarks/epoch.py --size mosei --max-steps 20          # 20 steps, epoch time extrapolated
-    python benchmarks/epoch.py --size sims --group-by-length --attention-dropout 0.2
+    python benchmarks/epoch.py --size sims --group-by-length --dropouts no-attention
 
 With `--max-steps`, one warm-up step runs first and the epoch figures are EXTRAPOLATED: the mean time
 of the measured steps times the number of batches of the epoch (`extrapolated: true` in the output).
 CPU seconds are those of this process (`--workers 0` keeps all the work in it); peak RSS includes the
-memory-mapped pages the batches touched.
+memory-mapped pages the batches touched. The training loop sets the frozen adapters' mode from the
+model config (`frozen_adapter_dropout`); a tree without that option keeps them in eval mode.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from length_profiles import PROFILE_NAMES, sample_lengths
-from stage2_step import BERT_BASE, build_model
+from stage2_step import BERT_BASE, DROPOUTS, build_model
 
 from kuda_pipeline.data.dataset import make_loader
 from kuda_pipeline.data.split_arrays import load_split_arrays
@@ -78,7 +79,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--attention-dropout", type=float, default=0.0)
+    parser.add_argument("--dropouts", default="authors", choices=sorted(DROPOUTS), help="as in stage2_step.py")
     parser.add_argument("--group-by-length", action="store_true", help="length-grouped batches")
     parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--max-steps", type=int, help="measure this many steps and extrapolate to the epoch")
@@ -94,7 +95,7 @@ def main() -> None:
     profile = args.lengths or args.size
     device = torch.device(args.device)
     _, text_length, vision_shape, audio_shape = SIZES[args.size]
-    model = build_model(args.attention_dropout, text_length, vision_shape, audio_shape).to(device)
+    model = build_model(args.dropouts, text_length, vision_shape, audio_shape).to(device)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=3e-5, weight_decay=1e-5, fused=True
     )
@@ -121,7 +122,7 @@ def main() -> None:
         "size": args.size,
         "training_samples": SIZES[args.size][0],
         "lengths": profile,
-        "attention_dropout": args.attention_dropout,
+        "dropouts": args.dropouts,
         "group_by_length": args.group_by_length,
         "workers": args.workers,
         "threads": args.threads,

@@ -28,14 +28,14 @@ AUTHORS_CPU_SECONDS, AUTHORS_PEAK_RSS_GB = 29.3, 8.26
 STEP_SCRIPT = Path(__file__).with_name("stage2_step.py")
 
 
-def measure(source: Path, lengths: str, attention_dropout: float, steps: int, grouped: bool = False) -> dict:
+def measure(source: Path, lengths: str, dropouts: str, steps: int, grouped: bool = False) -> dict:
     """One `stage2_step.py` run with `source` first on the path; its JSON figures."""
     with tempfile.TemporaryDirectory() as directory:
         output = Path(directory) / "figures.json"
         environment = {**os.environ, "PYTHONPATH": str(source.resolve()), "OMP_NUM_THREADS": "1"}
         subprocess.run(
             [sys.executable, str(STEP_SCRIPT), "--threads", "1", "--steps", str(steps), "--skip-flops",
-             "--lengths", lengths, "--attention-dropout", str(attention_dropout), "--output", str(output),
+             "--lengths", lengths, "--dropouts", dropouts, "--output", str(output),
              *(["--grouped"] if grouped else [])],
             env=environment, check=True, stdout=subprocess.DEVNULL,
         )
@@ -52,7 +52,8 @@ def main() -> None:
     args = parser.parse_args()
     rows, runs = [], []
     for lengths in args.lengths:
-        for label, dropout in (("authors' math (attention dropout 0.2)", 0.2), ("our default", 0.0)):
+        for label, dropout in (("authors' math (public-code dropouts)", "authors"),
+                               ("no attention dropout", "no-attention")):
             before = measure(args.before, lengths, dropout, args.steps)
             after = measure(args.after, lengths, dropout, args.steps)
             runs += [{"tree": "before", **before}, {"tree": "after", **after}]

@@ -28,6 +28,7 @@ one-thread CPU time per step (`--threads 1`, `step_cpu_seconds`) hardly depends 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import contextlib
 import json
 import logging
@@ -44,7 +45,7 @@ from transformers import BertConfig, BertModel
 from length_profiles import PROFILE_NAMES, sample_grouped_lengths, sample_lengths
 
 from kuda_pipeline.data.dataset import Batch, padding_mask
-from kuda_pipeline.model.config import KudaConfig, SequenceEncoderConfig
+from kuda_pipeline.model.config import AdapterConfig, KudaConfig, SequenceEncoderConfig
 from kuda_pipeline.model.kuda import KuDA
 from kuda_pipeline.model.objectives import fusion_step
 
@@ -56,11 +57,26 @@ BERT_BASE = dict(
 )
 
 
+# (dropout, attention-probability dropout) of the vision/audio encoders and of the adapters, and whether the
+# frozen adapters run in training mode in stage 2. Set explicitly, so that trees with other defaults run
+# the same math.
+DROPOUTS = {
+    "authors": ((0.2, 0.2), (0.1, 0.1), True),  # the public code (docs/fidelity.md)
+    "no-attention": ((0.1, 0.0), (0.1, 0.0), False),  # main's default before issue 9: no attention dropout
+}
+
+
 def build_model(
-    attention_dropout: float, text_length: int = TEXT_LENGTH, vision_shape=VISION_SHAPE, audio_shape=AUDIO_SHAPE
+    dropouts: str, text_length: int = TEXT_LENGTH, vision_shape=VISION_SHAPE, audio_shape=AUDIO_SHAPE
 ) -> KuDA:
     """KuDA (CH-SIMS shapes by default) on a random bert-base-shaped BERT, knowledge frozen as in stage 2."""
-    encoder = SequenceEncoderConfig(attention_dropout=attention_dropout)
+    (encoder_dropout, encoder_attention), (adapter_dropout, adapter_attention), adapters_train = DROPOUTS[dropouts]
+    encoder = SequenceEncoderConfig(dropout=encoder_dropout, attention_dropout=encoder_attention)
+
+    def adapter(blocks: int | None) -> AdapterConfig:
+        return AdapterConfig(num_blocks=blocks, dropout=adapter_dropout, attention_dropout=adapter_attention)
+
+    options = {f.name for f in dataclasses.fields(KudaConfig)}
     config = KudaConfig(
         text_length=text_length,
         vision_length=vision_shape[0],
@@ -69,8 +85,18 @@ def build_model(
         audio_dim=audio_shape[1],
         vision_encoder=encoder,
         audio_encoder=encoder,
+        text_adapter=adapter(None),
+        vision_adapter=adapter(3),
+        audio_adapter=adapter(3),
+        **({"frozen_adapter_dropout": adapters_train} if "frozen_adapter_dropout" in options else {}),
     )
     return KuDA(config, BertModel(BertConfig(**BERT_BASE))).freeze_knowledge()
+
+
+def set_frozen_adapters_mode(model: KuDA, dropouts: str) -> None:
+    """Frozen adapters in training mode for "authors" (trees without `frozen_adapter_dropout` keep them in eval)."""
+    for encoder in model.knowledge.values():
+        encoder.adapter.train(DROPOUTS[dropouts][2])
 
 
 def random_batch(
@@ -197,10 +223,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3, help="timed steps (the median is reported)")
     parser.add_argument(
-        "--attention-dropout",
-        type=float,
-        default=0.0,
-        help="attention-probability dropout of the vision/audio encoders (public code: 0.2; forces unfused attention)",
+        "--dropouts",
+        default="no-attention",
+        choices=sorted(DROPOUTS),
+        help="authors: the public code's dropouts, attention probabilities included, frozen adapters in training "
+        "mode; no-attention: no attention-probability dropout, frozen adapters in eval mode",
     )
     parser.add_argument("--lengths", default="uniform", choices=PROFILE_NAMES, help="valid-length distribution")
     parser.add_argument("--grouped", action="store_true", help="a typical length-grouped batch of the profile")
@@ -221,7 +248,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
-    model = build_model(args.attention_dropout).to(device).train()
+    model = build_model(args.dropouts).to(device).train()
+    set_frozen_adapters_mode(model, args.dropouts)
     if args.compile:
         model = torch.compile(model)
     batch = random_batch(args.batch_size, torch.Generator().manual_seed(0), args.lengths, args.grouped).to(device)
@@ -241,7 +269,7 @@ def main() -> None:
         "threads": args.threads,
         "batch_size": args.batch_size,
         "optimizer": args.optimizer,
-        "attention_dropout": args.attention_dropout,
+        "dropouts": args.dropouts,
         "lengths": args.lengths,
         "grouped": args.grouped,
         "compiled": args.compile,

@@ -51,10 +51,9 @@ class SequenceEncoderConfig:
     """Vision/audio encoder (eq. 2): post-norm Transformer encoder layers with GELU (as the public code).
 
     Dropouts (the paper is silent): the public code's `nn.TransformerEncoderLayer(dropout=0.2)`, which
-    drops attention probabilities at the same rate (`attention_dropout`). An `attention_dropout` above 0
-    makes PyTorch materialise the L x L attention maps (no fused CPU kernel supports it): at CH-SIMS
-    shapes a stage-2 CPU step then takes ~40 % longer and ~2 GB more memory
-    (benchmarks/stage2_step.py --attention-dropout 0.2).
+    drops attention probabilities at the same rate (`attention_dropout`). PyTorch has no fused CPU kernel
+    for attention dropout; `model.attention` applies it by blocks of queries without keeping the L x L
+    maps (docs/performance.md).
     """
 
     hidden_size: int = 128
