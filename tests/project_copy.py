@@ -40,7 +40,7 @@ def small_run_params(namespaces=SYNTHETIC_DATASETS, splits=SMALL_SPLITS, epochs:
     return params
 
 
-def run_in_session(project: Path, pipeline_names: list[str], runtime_params: dict) -> None:
+def run_in_session(project: Path, pipeline_names: list[str], runtime_params: dict, env: str | None = None) -> None:
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=runtime_params) as session:
+    with KedroSession.create(project_path=project, runtime_params=runtime_params, env=env) as session:
         session.run(pipeline_names=pipeline_names)
