@@ -26,7 +26,7 @@ def _bias(key_keep, dtype):
 
 def _reference(q, k, v, key_keep, dropout, seed, block):
     """Dropout on the full probability map, with the masks `keep_masks` draws for the same seed and blocks."""
-    masks = torch.cat([keep for _, keep in keep_masks(seed, (*q.shape[:3], k.shape[2]), dropout, block, q.device)], 2)
+    masks = torch.cat([keep for _, keep in keep_masks(seed, (*q.shape[:3], k.shape[2]), dropout, block)], 2)
     scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(~key_keep, float("-inf"))
     return (scores.softmax(dim=-1) * masks / (1 - dropout)) @ v
 
@@ -59,7 +59,7 @@ def test_masked_keys_get_no_weight_and_no_gradient():
 
 def test_keep_rate_is_one_minus_p_within_a_binomial_bound():
     dropout, shape = 0.2, (4, 8, 200, 300)
-    kept = sum(keep.sum() for _, keep in keep_masks(0, shape, dropout, 64, torch.device("cpu")))
+    kept = sum(keep.sum() for _, keep in keep_masks(0, shape, dropout, 64))
     total = math.prod(shape)
     rate = float(kept) / total
     assert abs(rate - (1 - dropout)) < 5 * math.sqrt(dropout * (1 - dropout) / total)  # 5 sigma

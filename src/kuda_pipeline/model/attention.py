@@ -9,58 +9,70 @@ probabilities of every layer. `attend` dispatches instead:
 - dropout on CPU: `ChunkedDropoutAttention`, the same math over blocks of queries. Forward keeps only
   q, k, v, the output and the per-row log-sum-exp; backward recomputes each block's probabilities and
   regenerates its dropout mask from a seed drawn from torch's default generator (so runs stay
-  reproducible from `torch.manual_seed`).
+  reproducible from `torch.manual_seed`; the masks themselves come from numpy's SFC64 generator).
 
 The dropout is `nn.Dropout`'s: each probability is kept with probability 1 - p and scaled by 1 / (1 - p).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-QUERY_BLOCK = 64  # queries per block; benchmarks/attention_dropout.py measured 32-128 alike
+QUERY_BLOCK = 64  # queries per block (benchmarks/attention_dropout.py)
 
 
-def keep_masks(seed: int, shape: tuple[int, ...], dropout: float, block: int, device: torch.device):
-    """Yield the keep masks (B, H, c, L_k) float (1 = keep, 0 = drop) of consecutive blocks of c <= `block` queries.
+def keep_masks(seed: int, shape: tuple[int, ...], dropout: float, block: int):
+    """Yield (first query, keep mask (B, H, c, L_k) float: 1 keep, 0 drop) for consecutive blocks of c <= `block` queries.
 
-    `shape` is (B, H, L_q, L_k). Drawn from a generator seeded with `seed`: the same arguments give the
-    same masks (backward regenerates them so). Each element is kept with probability 1 - `dropout`.
+    `shape` is (B, H, L_q, L_k). Each element is kept when a uniform float32 draw in [0, 1) is >= `dropout`
+    (probability 1 - `dropout`, as PyTorch's CPU dropout draws it), from numpy's SFC64 generator seeded
+    with `seed` (about twice as fast as torch's CPU generator): the same arguments give the same masks.
     """
-    generator = torch.Generator(device=device).manual_seed(seed)
+    generator = np.random.Generator(np.random.SFC64(seed))
     batch, heads, length_q, length_k = shape
     for start in range(0, length_q, block):
-        rows = min(block, length_q - start)
-        uniform = torch.empty((batch, heads, rows, length_k), device=device).uniform_(generator=generator)
+        uniform = torch.empty((batch, heads, min(block, length_q - start), length_k))
+        generator.random(out=uniform.numpy(), dtype=np.float32)
         yield start, uniform.ge_(dropout)  # in place: float 0/1, no bool -> float conversion later
 
 
-def _block_probabilities(q_rows, k_transposed, key_bias, scale):
-    """softmax(q k^T * scale + key_bias) of one block of queries: (B, H, c, d_h) -> (B, H, c, L_k)."""
-    scores = q_rows @ k_transposed
-    scores = scores.mul_(scale) if key_bias is None else scores.mul_(scale).add_(key_bias)
-    return scores.softmax(dim=-1)
-
-
 class ChunkedDropoutAttention(torch.autograd.Function):
-    """softmax(q k^T / sqrt(d_h) + key_bias) with dropout, times v, one block of queries at a time.
+    """softmax(q k^T / sqrt(d_h) + key_bias) with dropout, times v, one block of queries at a time (CPU).
 
     Saves q, k, v and the output only; backward recomputes each block's probabilities and mask.
+    Heads are folded into the batch: every product is one batched matrix product per block.
     """
+
+    @staticmethod
+    def _operands(q, k, v, key_bias):
+        """(B H, L, d_h) views: q scaled by 1/sqrt(d_h), k, v; key bias as (B H, 1, L_k) or None."""
+        batch, heads, length_q, head_dim = q.shape
+        fold = (batch * heads, -1, head_dim)
+        bias = None
+        if key_bias is not None:
+            bias = key_bias.expand(batch, heads, 1, k.shape[2]).reshape(batch * heads, 1, -1)
+        return (q * head_dim**-0.5).reshape(fold), k.reshape(fold), v.reshape(fold), bias
+
+    @staticmethod
+    def _probabilities(q_rows, k, bias):
+        """softmax over keys of one block: (B H, c, d_h) scaled queries -> (B H, c, L_k)."""
+        k_transposed = k.transpose(1, 2)
+        scores = torch.bmm(q_rows, k_transposed) if bias is None else torch.baddbmm(bias, q_rows, k_transposed)
+        return scores.softmax(dim=-1)
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
     def forward(ctx, q, k, v, key_bias, dropout, seed, block):  # noqa: D102 (documented on the class)
         # q (B, H, L_q, d_h), k/v (B, H, L_k, d_h), key_bias (B, 1, 1, L_k) additive (0 or -inf) or None
-        scale = q.shape[-1] ** -0.5
-        k_transposed = k.transpose(-2, -1)
-        output = torch.empty_like(q)  # (B, H, L_q, d_h)
-        for start, keep in keep_masks(seed, (*q.shape[:3], k.shape[2]), dropout, block, q.device):
+        q_folded, k_folded, v_folded, bias = ChunkedDropoutAttention._operands(q, k, v, key_bias)
+        output = q_folded.new_empty(q_folded.shape)  # (B H, L_q, d_h)
+        for start, keep in keep_masks(seed, (*q.shape[:3], k.shape[2]), dropout, block):
             rows = slice(start, start + keep.shape[2])
-            probabilities = _block_probabilities(q[:, :, rows], k_transposed, key_bias, scale)
-            output[:, :, rows] = probabilities.mul_(keep) @ v
-        output.mul_(1.0 / (1.0 - dropout))
+            probabilities = ChunkedDropoutAttention._probabilities(q_folded[:, rows], k_folded, bias)
+            torch.bmm(probabilities.mul_(keep.flatten(0, 1)), v_folded, out=output[:, rows])
+        output = output.mul_(1.0 / (1.0 - dropout)).view(q.shape)
         ctx.save_for_backward(q, k, v, key_bias, output)
         ctx.dropout, ctx.seed, ctx.block = dropout, seed, block
         return output
@@ -69,22 +81,25 @@ class ChunkedDropoutAttention(torch.autograd.Function):
     @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad_output):  # noqa: D102
         q, k, v, key_bias, output = ctx.saved_tensors
-        scale = q.shape[-1] ** -0.5
-        k_transposed, v_transposed = k.transpose(-2, -1), v.transpose(-2, -1)
-        row_dot = (grad_output * output).sum(dim=-1, keepdim=True)  # (B, H, L_q, 1): rowsum(dO * O)
-        grad_scaled = grad_output * (1.0 / (1.0 - ctx.dropout))  # the 1 / (1 - p) of every kept probability
-        grad_q = torch.empty_like(q)
-        grad_k = torch.zeros_like(k)
-        grad_v = torch.zeros_like(v)
-        for start, keep in keep_masks(ctx.seed, (*q.shape[:3], k.shape[2]), ctx.dropout, ctx.block, q.device):
+        q_folded, k_folded, v_folded, bias = ChunkedDropoutAttention._operands(q, k, v, key_bias)
+        grad_folded = grad_output.reshape(q_folded.shape)  # (B H, L_q, d_h)
+        row_dot = (grad_folded * output.view(q_folded.shape)).sum(dim=-1, keepdim=True)  # rowsum(dO * O)
+        grad_scaled = grad_folded * (1.0 / (1.0 - ctx.dropout))  # the 1 / (1 - p) of every kept probability
+        grad_q = torch.empty_like(q_folded)
+        grad_k = torch.zeros_like(k_folded)
+        grad_v = torch.zeros_like(v_folded)
+        for start, keep in keep_masks(ctx.seed, (*q.shape[:3], k.shape[2]), ctx.dropout, ctx.block):
             rows = slice(start, start + keep.shape[2])
-            probabilities = _block_probabilities(q[:, :, rows], k_transposed, key_bias, scale)  # (B, H, c, L_k)
-            grad_v += (probabilities * keep).transpose(-2, -1) @ grad_scaled[:, :, rows]
-            grad_probabilities = (grad_scaled[:, :, rows] @ v_transposed).mul_(keep)  # (B, H, c, L_k)
-            grad_scores = grad_probabilities.sub_(row_dot[:, :, rows]).mul_(probabilities).mul_(scale)
-            grad_q[:, :, rows] = grad_scores @ k
-            grad_k += grad_scores.transpose(-2, -1) @ q[:, :, rows]
-        return grad_q, grad_k, grad_v, None, None, None, None
+            probabilities = ChunkedDropoutAttention._probabilities(q_folded[:, rows], k_folded, bias)  # (B H, c, L_k)
+            dropped = probabilities * keep.flatten(0, 1)
+            grad_v.baddbmm_(dropped.transpose(1, 2), grad_scaled[:, rows])
+            # softmax backward with dropout: P * (dP - rowsum(dO * O)), dP = (dO V^T) * keep / (1 - p)
+            grad_scores = torch.bmm(grad_scaled[:, rows], v_folded.transpose(1, 2)).mul_(dropped)
+            grad_scores.addcmul_(probabilities, row_dot[:, rows], value=-1.0)
+            torch.bmm(grad_scores, k_folded, out=grad_q[:, rows])
+            grad_k.baddbmm_(grad_scores.transpose(1, 2), q_folded[:, rows])
+        scale = q.shape[-1] ** -0.5  # scores = (q / sqrt(d_h)) k^T: the scale of q's gradient
+        return grad_q.mul_(scale).view(q.shape), grad_k.view(k.shape), grad_v.view(v.shape), None, None, None, None
 
 
 def attend(
