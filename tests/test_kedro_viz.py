@@ -72,7 +72,7 @@ def test_viz_build_lists_every_registered_pipeline(viz_site):
     ("pipeline_id", "namespaces"),
     [
         ("full", set(SYNTHETIC_DATASETS)),
-        ("paper", set(PAPER_DATASETS)),
+        ("paper", {*PAPER_DATASETS, "paper"}),
         ("synthetic_sims", {"synthetic_sims"}),
         ("synthetic_mosi", {"synthetic_mosi", KNOWLEDGE_SOURCES["synthetic_mosi"]}),
         ("evaluation", set(SYNTHETIC_DATASETS)),

@@ -2,7 +2,8 @@
 
 Stand-ins with the real files' shapes but a few dozen samples per split, a tiny random BERT for every text
 encoder, a tiny architecture and one epoch per stage; the precomputed translations cover every id, so the
-MarianMT fallback (pointed at a directory that does not exist) is never loaded.
+MarianMT fallback (pointed at a directory that does not exist) is never loaded. The run goes through both
+transfers (CH-SIMS → MOSI, CH-SIMSv2 → MOSEI) and ends with the paper-vs-ours report.
 """
 
 from __future__ import annotations
@@ -70,3 +71,7 @@ def test_the_paper_pipeline_runs_end_to_end_on_stand_ins(tmp_path, monkeypatch, 
         skipped = " ".join(loading["skipped"])
         assert loading["loaded"] > 0 and "v." in skipped and "a." in skipped, "feature sizes differ across the transfer"
         assert not any(key.startswith("t.") for key in loading["skipped"]), "text transfers whole"
+    [report] = (project / "data" / "08_reporting" / "paper_comparison.md").glob("*/paper_comparison.md")
+    sections = report.read_text().split("\n## ")[1:]
+    assert [section.splitlines()[0] for section in sections] == list(PAPER_DATASETS)
+    assert "| Acc7 | 52.89 |" in sections[3], "MOSEI's Acc-7 beside the paper's"

@@ -55,8 +55,10 @@ def test_the_synthetic_target_also_synthesises_its_source():
 
 
 def test_paper_and_full_are_the_unions_of_their_datasets(paper_pipelines):
-    for name, datasets in (("paper", PAPER_DATASETS), ("full", SYNTHETIC_DATASETS)):
-        assert node_names(paper_pipelines[name]) == set().union(*(node_names(paper_pipelines[ns]) for ns in datasets))
+    for name, datasets, extra in (("paper", PAPER_DATASETS, {"paper.compare_with_paper"}),
+                                  ("full", SYNTHETIC_DATASETS, set())):
+        union = set().union(*(node_names(paper_pipelines[ns]) for ns in datasets))
+        assert node_names(paper_pipelines[name]) == union | extra
     assert paper_pipelines["__default__"] is paper_pipelines["full"]
 
 
@@ -109,3 +111,10 @@ def test_the_environment_decides_what_the_stage_pipelines_cover(project_path, en
 
     assert node_names(ingestion) == {f"{ns}.ingest_raw_dataset" for ns in datasets}
     assert pipeline_registry.register_pipelines()["ingestion"].nodes == ingestion.nodes
+
+
+def test_the_paper_comparison_reads_every_datasets_test_metrics(paper_pipelines):
+    [compare] = [node for node in paper_pipelines["paper"].nodes if node.name == "paper.compare_with_paper"]
+
+    assert compare.inputs == ["paper_results", *(f"{ns}.test_metrics" for ns in PAPER_DATASETS)]
+    assert compare.outputs == ["paper.comparison"]

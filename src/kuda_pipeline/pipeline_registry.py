@@ -1,7 +1,8 @@
 """Project pipelines: one namespace per dataset, each assembled from the same stage templates.
 
 - ``full`` (and ``__default__``): the embedded synthetic corpora, ``synthetic_sims`` and ``synthetic_mosi``.
-- ``paper``: the real datasets ``sims``, ``simsv2``, ``mosi``, ``mosei`` (run with ``--env=paper``).
+- ``paper``: the real datasets ``sims``, ``simsv2``, ``mosi``, ``mosei`` (run with ``--env=paper``), and
+  ``paper.comparison``: their test metrics beside the paper's main results.
 - one pipeline per dataset namespace: that dataset's stages, plus what it consumes from its knowledge source
   (the source's synthesis, ingestion and translation; not the source's training or evaluation).
 - one pipeline per stage (``ingestion``, ``translation``, ``fusion_training``, ...) over the dataset namespaces of
@@ -85,7 +86,8 @@ def build_pipelines(stage_datasets: Sequence[str] = SYNTHETIC_DATASETS) -> dict[
     for stage in stage_names:
         pipelines[stage] = _union(per_dataset[ns][stage] for ns in stage_datasets if stage in per_dataset[ns])
     pipelines["full"] = _union(pipelines[ns] for ns in SYNTHETIC_DATASETS)
-    pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS)
+    pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS) + evaluation.create_comparison_pipeline(
+        PAPER_DATASETS)
     pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
     pipelines["__default__"] = pipelines["full"]
     return pipelines

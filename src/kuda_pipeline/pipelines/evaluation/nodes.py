@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from kuda_pipeline.evaluation.metrics import compute_metrics
+from kuda_pipeline.evaluation.paper_comparison import paper_comparison_report
 from kuda_pipeline.pipelines._common import text_encoder_source
 from kuda_pipeline.serving import KudaPyfuncModel, build_pyfunc_model
 from kuda_pipeline.training.stages import predict_split, restore_kuda
@@ -27,3 +28,8 @@ def evaluate_fusion_model(
 def package_serving_model(fusion_model: dict, text_encoder: str, model: dict) -> KudaPyfuncModel:
     """The selected stage-2 model as a self-contained MLflow pyfunc model (MMSA-format inputs)."""
     return build_pyfunc_model(fusion_model, text_encoder_source(text_encoder), model["scheme"])
+
+
+def compare_with_paper(paper_results: dict, *test_metrics: dict, datasets: tuple[str, ...]) -> str:
+    """Markdown report: the paper's main results beside the test metrics of ``datasets`` (in that order)."""
+    return paper_comparison_report(paper_results, dict(zip(datasets, test_metrics, strict=True)))
