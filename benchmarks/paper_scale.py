@@ -10,8 +10,10 @@ quirks, synthetic values):
   BERT of bert-base shape (the vocabulary of bert-base-chinese / bert-base-uncased), batches from the
   ingested split arrays through the training loader, the project's optimiser and step objectives. After
   `--warmup` steps, `--steps` training steps and as many evaluation steps are timed in process CPU seconds at
-  one thread (`torch.set_num_threads(1)`); an epoch is extrapolated as train batches × train step + valid
-  batches × evaluation step (data loading, checkpoints and the final test pass are left out).
+  one thread (`torch.set_num_threads(1)`). Steps run at batch ≤ `--max-batch` (memory: MOSEI's stage 2 at
+  batch 64 holds ~15 GB of activations); forward, backward and evaluation are scaled linearly to the
+  configured batch, the optimiser step is not. An epoch is extrapolated as train batches × train step +
+  valid batches × evaluation step (data loading, checkpoints and the final test pass are left out).
 - stage 1 runs on the knowledge sources only: MOSI's stage 1 trains on CH-SIMS (its text re-tokenised to MOSI's
   length 50), MOSEI's on CH-SIMSv2; their step costs are measured on the source's batches with the text
   padded to the target's length.
@@ -90,7 +92,7 @@ def stage_ingest(pickle_path: Path, arrays_dir: Path, dataset: str) -> dict:
 
 
 def _step_seconds(model, loader, step, optimizer, steps: int, warmup: int, device, text_length: int | None) -> dict:
-    """CPU seconds (wall on CUDA) of one training step and one evaluation step, medians over `steps`."""
+    """CPU seconds (wall on CUDA), medians over `steps`: forward + backward, the optimiser step, an evaluation step."""
     import statistics
 
     import torch
@@ -102,24 +104,24 @@ def _step_seconds(model, loader, step, optimizer, steps: int, warmup: int, devic
         return process_cpu_seconds()
 
     batches = iter(loader)
-    train_times, eval_times = [], []
+    times: dict[str, list[float]] = {"forward_backward_s": [], "optimizer_s": [], "eval_step_s": []}
     for index in range(warmup + steps):
         batch = _with_text_length(next(batches), text_length).to(device)
         model.train()
         start = clock()
         optimizer.zero_grad(set_to_none=True)
         step(model, batch).loss.backward()
+        backward_done = clock()
         optimizer.step()
-        train_time = clock() - start
+        optimizer_done = clock()
         model.eval()
-        start = clock()
         with torch.inference_mode():
             step(model, batch)
-        eval_time = clock() - start
         if index >= warmup:
-            train_times.append(train_time)
-            eval_times.append(eval_time)
-    return {"train_step_s": statistics.median(train_times), "eval_step_s": statistics.median(eval_times)}
+            times["forward_backward_s"].append(backward_done - start)
+            times["optimizer_s"].append(optimizer_done - backward_done)
+            times["eval_step_s"].append(clock() - optimizer_done)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _with_text_length(batch, text_length: int | None):
@@ -170,9 +172,11 @@ def stage_train(arrays_dir: Path, dataset: str, steps: int, warmup: int, device_
                            group_by_length=train.group_by_length)
 
     def scaled(measured: dict, train: TrainConfig) -> dict:
-        """Step times at the configured batch size: measured at a smaller one, scaled linearly."""
+        """Step times at the configured batch size, measured at a smaller one: forward, backward and evaluation
+        scale linearly with the batch, the optimiser step does not."""
         factor = train.batch_size / min(train.batch_size, max_batch)
-        return {"train_step_s": measured["train_step_s"] * factor, "eval_step_s": measured["eval_step_s"] * factor,
+        return {"train_step_s": measured["forward_backward_s"] * factor + measured["optimizer_s"],
+                "eval_step_s": measured["eval_step_s"] * factor, "optimizer_s": measured["optimizer_s"],
                 "batch_size": train.batch_size, "measured_batch_size": min(train.batch_size, max_batch)}
 
     # stage 1: on this dataset when it is a knowledge source, for itself and for the targets it serves
@@ -250,7 +254,7 @@ def report(results: dict, parameters: dict, args: argparse.Namespace) -> str:
                      f"{result['write']['pickle_bytes'] / gib:.2f} | {ingest['wall_s']:.1f} | {ingest['cpu_s']:.1f} | "
                      f"{ingest['peak_rss_bytes'] / gib:.2f} |")
     lines += ["", f"## Step costs ({unit}, median of {args.steps} after {args.warmup} warm-up; bert-base shapes;",
-              f"measured at batch ≤ {args.max_batch} and scaled linearly to the configured batch)", "",
+              f"measured at batch ≤ {args.max_batch} and forward, backward and evaluation scaled linearly to the configured batch)", "",
               "| dataset | stage | batch (measured) | train step s | eval step s | s per epoch | peak RSS GiB |",
               "|---|---|---|---|---|---|---|"]
     for dataset, result in results.items():
