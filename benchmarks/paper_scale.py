@@ -14,6 +14,8 @@ quirks, synthetic values):
   batch 64 holds ~15 GB of activations); forward, backward and evaluation are scaled linearly to the
   configured batch, the optimiser step is not. An epoch is extrapolated as train batches × train step +
   valid batches × evaluation step (data loading, checkpoints and the final test pass are left out).
+- the stand-ins' valid lengths are uniform in [L/3, L] (`kuda_pipeline.data.synthetic`); real files have
+  shorter ones, which padding trimming turns into shorter steps, so these figures are upper bounds there.
 - stage 1 runs on the knowledge sources only: MOSI's stage 1 trains on CH-SIMS (its text re-tokenised to MOSI's
   length 50), MOSEI's on CH-SIMSv2; their step costs are measured on the source's batches with the text
   padded to the target's length.
