@@ -71,7 +71,7 @@ def test_registry_builds_one_namespace_per_dataset_and_the_transfer_edge():
     full_namespaces = {node.namespace for node in pipelines["full"].nodes}
     assert full_namespaces == {"synthetic_sims", "synthetic_mosi"}
     paper_namespaces = {node.namespace for node in pipelines["paper"].nodes}
-    assert paper_namespaces == {"sims", "simsv2", "mosi", "mosei"}
+    assert paper_namespaces == {"sims", "simsv2", "mosi", "mosei", "paper"}  # paper: the comparison with the paper
     assemble = next(node for node in pipelines["full"].nodes if node.name == "synthetic_mosi.assemble_knowledge_source")
     assert {"synthetic_sims.split_arrays", "synthetic_sims.translations_en"} <= set(assemble.inputs)
     knowledge_inputs = {i for node in pipelines["synthetic_sims"].nodes if "pretrain" in node.name for i in node.inputs}
