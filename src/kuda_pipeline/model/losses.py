@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+import torch.distributed as dist
+import torch.distributed.nn.functional as distributed_functional
 import torch.nn.functional as F
 
 from kuda_pipeline.model.config import TASK_LOSSES
@@ -23,11 +25,25 @@ def correlation_estimation_loss(unimodal: torch.Tensor, fused: torch.Tensor) -> 
 
     x = unit-normalised mean over length of Ĥ_m, z = unit-normalised mean over length of X_N; either
     input may be given already pooled, (B, d). Returns a scalar.
+
+    The sum over j runs over the whole batch: in data-parallel training (gradients enabled, several processes) each
+    process holds a shard of the global batch and the z of every shard are gathered, with their gradients, so the
+    loss is that of one process with the global batch.
     """
     x = F.normalize(_pooled(unimodal, "unimodal"), dim=-1)
     z = F.normalize(_pooled(fused, "fused"), dim=-1)
-    similarities = x @ z.T  # (B, B): x_i . z_j
-    return -(similarities.diagonal() - similarities.logsumexp(dim=-1)).mean()
+    candidates, offset = _global_batch(z)  # (B_global, d), where this shard's rows start
+    similarities = x @ candidates.T  # (B, B_global): x_i . z_j
+    rows = torch.arange(x.shape[0], device=x.device)
+    return -(similarities[rows, offset + rows] - similarities.logsumexp(dim=-1)).mean()
+
+
+def _global_batch(z: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(B, d) -> every data-parallel shard's rows, in rank order, and the offset of this rank's; ``z`` itself
+    outside training under torch.distributed (shards must then have equal sizes, as DistributedSampler gives)."""
+    if not (torch.is_grad_enabled() and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return z, 0
+    return torch.cat(distributed_functional.all_gather(z), dim=0), dist.get_rank() * z.shape[0]
 
 
 def sentiment_ratios(

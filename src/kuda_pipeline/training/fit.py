@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from kuda_pipeline.training.checkpoint import load_state, save_state
+from kuda_pipeline.training import distributed
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.device import resolve_device, resolve_precision
 from kuda_pipeline.training.loop import EpochResult, MetricFn, StepFn, run_epoch
@@ -79,14 +80,20 @@ def fit(
     with `config.resume` and that file present, the run continues after its epoch exactly as if it
     had not stopped. On return the model holds the LAST epoch's weights; load
     `best_state_dict` for the best ones.
+
+    Under torchrun (see `training.distributed`) the model trains DDP-wrapped, losses and validation predictions are
+    reduced over the ranks (every rank sees the same history and selects the same epoch) and only rank 0 writes
+    the checkpoint, which carries every rank's RNG state.
     """
-    device = resolve_device(config.device)
+    topology = distributed.join_process_group(resolve_device(config.device))
+    device = distributed.rank_device(resolve_device(config.device), topology)
     precision = resolve_precision(config.precision, device)
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
-    seed_everything(config.seed)
+    seed_everything(config.seed + topology.rank)  # rank 0 draws what one process draws; others their own dropout
     model.to(device)
     optimizer = (optimizer_factory or build_optimizer)(model, config)
+    trained = distributed.wrap_model(model, device, topology)
     per_batch = config.schedule_step == "batch"
     total_steps = config.epochs * (len(train_loader) if per_batch else 1)
     scheduler = build_warmup_cosine_schedule(optimizer, total_steps, config.warmup_fraction)
@@ -95,18 +102,22 @@ def fit(
 
     progress = _Progress()
     if config.resume and checkpoint_path is not None and checkpoint_path.is_file():
-        progress = _restore(load_state(checkpoint_path), model, optimizer, scheduler, generators, total_steps)
+        progress = _restore(load_state(checkpoint_path), model, optimizer, scheduler, generators, total_steps,
+                            topology)
         logger.info("resuming from %s after epoch %d of %d", checkpoint_path, progress.epoch, config.epochs)
 
     for epoch in range(progress.epoch + 1, config.epochs + 1):
         label = f"epoch {epoch}/{config.epochs}"
         learning_rate = optimizer.param_groups[0]["lr"]
-        train = run_epoch(model, train_loader, step_fn, optimizer, scheduler if per_batch else None, device=device,
+        distributed.set_epoch(train_loader, epoch)
+        train = run_epoch(trained, train_loader, step_fn, optimizer, scheduler if per_batch else None, device=device,
                           precision=precision, description=f"{label} train", epoch=epoch, grad_clip=config.grad_clip)
         if not per_batch:
             scheduler.step()
-        valid = run_epoch(model, valid_loader, step_fn, device=device, precision=precision,
-                          description=f"{label} valid", epoch=epoch)
+        train = distributed.reduce_epoch(train, topology)
+        valid = distributed.evaluate_shard(
+            lambda: run_epoch(model, valid_loader, step_fn, device=device, precision=precision,
+                              description=f"{label} valid", epoch=epoch), valid_loader, topology)
         metrics = {name: float(value) for name, value in metric_fn(valid).items()}
         value = _selection_value(metrics, config.selection_metric)
         progress.epoch = epoch
@@ -118,7 +129,9 @@ def fit(
         logger.info("%s: train_loss=%.4f valid_loss=%.4f %s=%.4f (best %.4f at epoch %d)", label, train.loss,
                     valid.loss, config.selection_metric, value, progress.best_value, progress.best_epoch)
         if checkpoint_path is not None:
-            save_state(checkpoint_path, _checkpoint(progress, model, optimizer, scheduler, generators, total_steps))
+            state = _checkpoint(progress, model, optimizer, scheduler, generators, total_steps, topology)
+            if topology.is_main:
+                save_state(checkpoint_path, state)
 
     return FitResult(best_state_dict=progress.best_state_dict, best_epoch=progress.best_epoch,
                      history=progress.history, last_epoch=progress.epoch)
@@ -170,7 +183,9 @@ def _history_row(epoch: int, train: EpochResult, valid: EpochResult, metrics: Ma
 
 def _checkpoint(progress: _Progress, model: nn.Module, optimizer: torch.optim.Optimizer,
                 scheduler: torch.optim.lr_scheduler.LRScheduler, generators: list[torch.Generator],
-                total_steps: int) -> dict[str, Any]:
+                total_steps: int, topology: distributed.Topology) -> dict[str, Any]:
+    """Under DDP, ``rank_rng`` holds every rank's RNG state (a collective: every rank calls this)."""
+    rank_rng = distributed.gather_objects(capture_rng_state(generators), topology)
     return {
         "epoch": progress.epoch,
         "total_steps": total_steps,
@@ -181,13 +196,14 @@ def _checkpoint(progress: _Progress, model: nn.Module, optimizer: torch.optim.Op
         "best_state_dict": progress.best_state_dict,
         "best_epoch": progress.best_epoch,
         "best_value": progress.best_value,
-        "rng": capture_rng_state(generators),
+        "rng": rank_rng[0],
+        "rank_rng": rank_rng,
     }
 
 
 def _restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer,
              scheduler: torch.optim.lr_scheduler.LRScheduler, generators: list[torch.Generator],
-             total_steps: int) -> _Progress:
+             total_steps: int, topology: distributed.Topology) -> _Progress:
     if checkpoint["total_steps"] != total_steps:
         raise ValueError(
             f"the checkpoint was written for {checkpoint['total_steps']} scheduler steps but this run has "
@@ -197,7 +213,13 @@ def _restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.opti
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     scheduler.load_state_dict(checkpoint["scheduler"])
-    restore_rng_state(checkpoint["rng"], generators)
+    saved_world_size = len(checkpoint.get("rank_rng", [None]))
+    if saved_world_size != topology.world_size:
+        raise ValueError(
+            f"the checkpoint was written by {saved_world_size} training process(es) but this run has "
+            f"{topology.world_size}: resume with the same number of processes, or resume=False"
+        )
+    restore_rng_state(checkpoint.get("rank_rng", [checkpoint["rng"]])[topology.rank], generators)
     return _Progress(epoch=checkpoint["epoch"], history=checkpoint["history"],
                      best_state_dict=checkpoint["best_state_dict"], best_epoch=checkpoint["best_epoch"],
                      best_value=checkpoint["best_value"])

@@ -25,7 +25,9 @@ from kuda_pipeline.model.kuda import KuDA, LoadReport
 from kuda_pipeline.model.knowledge import UnimodalKnowledgeModel
 from kuda_pipeline.model.objectives import fusion_step, knowledge_step
 from kuda_pipeline.model.text_encoder import load_text_encoder
+from kuda_pipeline.training import distributed
 from kuda_pipeline.training.config import TrainConfig
+from kuda_pipeline.training.device import resolve_device
 from kuda_pipeline.training.fit import FitResult, fit
 from kuda_pipeline.training.loop import EpochResult, evaluate
 
@@ -71,6 +73,13 @@ def _metric_fn(scheme: str, prediction_key: str = "prediction", label_key: str =
 
 
 def _loaders(arrays: SplitArrays, train: TrainConfig):
+    """Training (shuffled by ``train.seed``) and validation loaders; under torchrun, this rank's shards of them."""
+    topology = distributed.join_process_group(resolve_device(train.device))
+    if topology.distributed:
+        if train.group_by_length:
+            raise ValueError(f"group_by_length=True is not supported with {topology.world_size} training processes "
+                             "(each rank draws its shard from one DistributedSampler permutation): set it to false")
+        return distributed.sharded_loaders(arrays["train"], arrays["valid"], train.batch_size, train.seed, topology)
     return (
         make_loader(arrays["train"], train.batch_size, shuffle=True, seed=train.seed,
                     group_by_length=train.group_by_length),

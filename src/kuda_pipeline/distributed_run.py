@@ -1,0 +1,74 @@
+"""``kedro run`` under torchrun: every rank runs the pipeline's nodes, rank 0 alone writes.
+
+Each rank runs the same nodes in the same order (the sequential runner), so the training nodes meet in the same
+collectives. On the other ranks:
+
+- :class:`RankZeroCatalog` keeps what a node saves in the process's memory, for the rank's later nodes, instead of
+  writing files, checkpoints or MLflow entries (kedro-mlflow's datasets included);
+- ``settings.py`` registers neither kedro-mlflow's hooks nor the tracking hooks, so no MLflow run is opened.
+
+:class:`ProcessGroupHooks` leaves the process group when the run ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kedro.framework.context.catalog_mixins import CatalogCommandsMixin
+from kedro.framework.hooks import hook_impl
+from kedro.io import DataCatalog
+
+from kuda_pipeline.training.distributed import is_main_process, leave_process_group
+
+
+class RankZeroCatalog(DataCatalog, CatalogCommandsMixin):
+    """A ``DataCatalog`` whose saves reach storage on rank 0 only (and everywhere outside torchrun)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rank_local: dict[str, Any] = {}
+
+    def save(self, ds_name: str, data: Any) -> None:
+        if is_main_process():
+            super().save(ds_name, data)
+        else:
+            self._logger.debug("Keeping %s in memory (not rank 0: nothing is written)", ds_name)
+            self._rank_local[ds_name] = data
+
+    def load(self, ds_name: str, version: str | None = None) -> Any:
+        if ds_name in self._rank_local:
+            return self._rank_local[ds_name]
+        return super().load(ds_name, version)
+
+    def exists(self, ds_name: str) -> bool:
+        return ds_name in self._rank_local or super().exists(ds_name)
+
+    def release(self, ds_name: str) -> None:
+        self._rank_local.pop(ds_name, None)
+        super().release(ds_name)
+
+    def confirm(self, ds_name: str) -> None:
+        if is_main_process():
+            super().confirm(ds_name)
+
+
+def on_rank_zero(*hooks: Any) -> tuple[Any, ...]:
+    """``hooks`` on rank 0 (and outside torchrun), nothing on the other ranks."""
+    return hooks if is_main_process() else ()
+
+
+def plugins_off_rank_zero() -> tuple[str, ...]:
+    """The plugins whose hooks the other ranks disable: kedro-mlflow (it would open one MLflow run per rank)."""
+    return () if is_main_process() else ("kedro_mlflow", "kedro-mlflow")  # its distribution name, either spelling
+
+
+class ProcessGroupHooks:
+    """Leaves the torch.distributed process group (joined by the first training node) when the run ends."""
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        leave_process_group()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        leave_process_group()
