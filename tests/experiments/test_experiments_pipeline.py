@@ -18,6 +18,7 @@ EXPERIMENTS = {
     "training": {"epochs": 1},
     "figures": {"dataset": "tiny", "variant": "KuDA", "seed": 0, "embedding": "tsne", "cases": 2},
     "report": {"counterparts": {"tiny": ["sims", "simsv2"]}},
+    "ray": {"enabled": False},  # one cell: in this process (tests/experiments/test_ray_cells.py runs cells on Ray)
 }
 VARIANTS = {"KuDA": {}, "w/o SR": {"architecture": {"use_sentiment_ratio": False}}}
 
@@ -47,6 +48,8 @@ def test_a_one_cell_grid_runs_end_to_end_and_is_not_trained_again(tiny_arrays, t
     assert first["tiny.experiment_cells"][key]["probe"] is not None
     (tracked,) = first["tiny.experiment_cell_runs"]
     assert tracked["grid"] == "one_cell" and tracked["params"]["cell_key"] == key
+    assert tracked["tags"] == {"grid": "one_cell", "dataset": "tiny", "variant": "KuDA", "seed": "0", "trial": key,
+                               "cell_key": key}
     results = first["experiment_results"]
     assert results.shape == (7, 6) and set(results["metric"]) == {"Acc2", "Acc3", "Acc5", "F1", "F1_authors", "MAE",
                                                                    "Corr"}

@@ -12,8 +12,9 @@ logger = logging.getLogger(__name__)
 
 
 class MlflowGridRunsDataset(AbstractDataset[None, list[dict[str, Any]]]):
-    """Saves records ``{grid, run_name, params, metrics}`` (``experiments.tracking_records``) as MLflow runs, nested
-    in the active run when there is one (kedro-mlflow's run of the ``kedro run``), tagged ``grid`` and ``cell_key``.
+    """Saves records ``{grid, run_name, tags, params, metrics}`` (``experiments.tracking_records``) as MLflow runs,
+    nested in the active run when there is one (kedro-mlflow's run of the ``kedro run``), with the record's tags
+    (``grid`` at least).
 
     Without an active run and without a tracking URI (``mlflow.set_tracking_uri`` or MLFLOW_TRACKING_URI), nothing
     is logged and a note says so.
@@ -30,10 +31,12 @@ class MlflowGridRunsDataset(AbstractDataset[None, list[dict[str, Any]]]):
             return
         nested = mlflow.active_run() is not None
         for record in data:
-            tags = {"grid": record["grid"], "cell_key": str(record["params"]["cell_key"])}
+            tags = record.get("tags") or {"grid": record["grid"]}
             with mlflow.start_run(run_name=record["run_name"], nested=nested, tags=tags):
                 mlflow.log_params(record["params"])
                 mlflow.log_metrics(record["metrics"])
+                for step, metrics in record.get("steps", []):  # e.g. a tuning trial's per-epoch curve
+                    mlflow.log_metrics(metrics, step=step)
         logger.info("Logged %d grid cell run(s) to MLflow (tag grid=%s)", len(data), data[0]["grid"])
 
     def load(self) -> None:

@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kuda_pipeline.experiments.ray_settings import RaySettings
 from kuda_pipeline.experiments.variants import Variant
 from kuda_pipeline.training.config import TrainConfig
 
-GRID_FIELDS = ("name", "grid", "training", "figures", "report")
+GRID_FIELDS = ("name", "grid", "training", "figures", "report", "ray")
 ENTRY_FIELDS = ("dataset", "variants", "seeds")
 EMBEDDINGS = ("tsne", "pca")
 TRAINING_OVERRIDES = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "seed")
@@ -41,13 +42,14 @@ class FigureSpec:
 @dataclass(frozen=True)
 class GridSpec:
     """A validated grid: its name, cells in declaration order, the training overrides common to every cell, the
-    figure cell and, per dataset, the paper datasets its numbers are set beside in the report."""
+    figure cell, per dataset the paper datasets its numbers are set beside in the report, and where cells run."""
 
     name: str
     cells: tuple[CellSpec, ...]
     training: Mapping[str, Any]
     figures: FigureSpec
     counterparts: Mapping[str, tuple[str, ...]]
+    ray: RaySettings = RaySettings()
 
     def cells_of(self, dataset: str) -> list[CellSpec]:
         """The cells of one dataset, in declaration order."""
@@ -80,7 +82,8 @@ def plan_grid(experiments: Mapping[str, Any], variants: Mapping[str, Variant], d
             f"which is not in the grid; grid cells: {sorted(cells)}"
         )
     return GridSpec(name, tuple(cells.values()), _training_overrides(experiments.get("training") or {}), figures,
-                    _counterparts((experiments.get("report") or {}).get("counterparts") or {}))
+                    _counterparts((experiments.get("report") or {}).get("counterparts") or {}),
+                    RaySettings.from_params(experiments.get("ray")))
 
 
 def _require_fields(where: str, values: Any, allowed: Sequence[str], required: Sequence[str]) -> None:

@@ -91,10 +91,28 @@ class PlannedRun:
 
 @dataclass
 class GridRun:
-    """``cells``: one result per cell of the dataset, in grid order; ``computed``: key → result trained now."""
+    """``cells``: one result per finished cell of the dataset, in grid order; ``computed``: key → result trained now;
+    ``failed``: key → the cell and its error, for cells that could not be trained (after retries)."""
 
     cells: list[CellResult]
     computed: dict[str, CellResult]
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass
+class CellOutcomes:
+    """What an executor returns: key → result of each trained cell, key → description of each failed one."""
+
+    results: dict[str, CellResult]
+    failures: dict[str, str]
+
+
+CellExecutor = Callable[[Sequence[PlannedRun], DatasetInputs], CellOutcomes]
+
+
+def run_sequentially(runs: Sequence[PlannedRun], inputs: DatasetInputs) -> CellOutcomes:
+    """The cells one after another in this process (an error stops the grid)."""
+    return CellOutcomes({run.key: run_cell(run, inputs) for run in runs}, {})
 
 
 RecordSource = Mapping[str, Any] | Callable[[], Mapping[str, Any]]  # a record, or a partition's lazy loader
@@ -158,24 +176,30 @@ def run_cell(run: PlannedRun, inputs: DatasetInputs) -> CellResult:
 
 
 def run_grid_cells(
-    cells: Sequence[CellSpec], inputs: DatasetInputs, training: Mapping[str, Any], done: Mapping[str, RecordSource]
+    cells: Sequence[CellSpec], inputs: DatasetInputs, training: Mapping[str, Any], done: Mapping[str, RecordSource],
+    execute: CellExecutor = run_sequentially,
 ) -> GridRun:
-    """Run the cells whose key is not in ``done`` (key → finished record) and return every cell's result.
+    """Run the cells whose key is not in ``done`` (key → finished record) with ``execute`` and return every cell's
+    result.
 
     A finished cell is reused unless it is the figure cell and was stored without a probe. Cells sharing a key
     run once.
     """
-    computed: dict[str, CellResult] = {}
-    results = []
-    for run in plan_runs(cells, inputs, training):
-        result = _usable(computed.get(run.key), run) or _usable(_stored(done, run.key), run)
-        if result is None:
-            result = computed[run.key] = run_cell(run, inputs)
-        results.append(dataclasses.replace(result, variant=run.cell.variant.name,
-                                           overrides=run.cell.variant.overrides()))
-    logger.info("%s: %d cell(s), %d trained now, %d reused", inputs.dataset, len(results), len(computed),
-                len(results) - len(computed))
-    return GridRun(results, computed)
+    planned = plan_runs(cells, inputs, training)
+    chosen: dict[str, PlannedRun] = {}  # one run per key: the figure cell's when it is among them
+    for run in planned:
+        if run.key not in chosen or (run.cell.probe and not chosen[run.key].cell.probe):
+            chosen[run.key] = run
+    reused = {key: result for key, run in chosen.items() if (result := _usable(_stored(done, key), run))}
+    pending = [run for key, run in chosen.items() if key not in reused]
+    outcomes = execute(pending, inputs)
+    finished = {**reused, **outcomes.results}
+    results = [dataclasses.replace(finished[run.key], variant=run.cell.variant.name,
+                                   overrides=run.cell.variant.overrides())
+               for run in planned if run.key in finished]
+    logger.info("%s: %d cell(s), %d trained now, %d reused, %d failed", inputs.dataset, len(planned),
+                len(outcomes.results), len(results) - len(outcomes.results), len(outcomes.failures))
+    return GridRun(results, dict(outcomes.results), dict(outcomes.failures))
 
 
 def _stored(done: Mapping[str, RecordSource], key: str) -> CellResult | None:
