@@ -70,3 +70,18 @@ def test_report_on_a_paper_dataset_says_so():
     report = render_report(_grid("simsv2", {}), summary, PAPER)
     assert "Our numbers are on `simsv2` itself." in report and "synthetic" not in report
     assert "### Main results (Tables 3-4), simsv2" in report
+
+
+def test_report_gives_confidence_intervals_and_paired_p_values_against_kuda():
+    from kuda_pipeline.experiments import summarise
+
+    values = {("KuDA", 0): 0.40, ("KuDA", 1): 0.50, ("KuDA", 2): 0.60,
+              ("w/o DAF", 0): 0.50, ("w/o DAF", 1): 0.70, ("w/o DAF", 2): 0.60}
+    results = pd.DataFrame([("reduced", "synthetic_sims", variant, seed, "MAE", value)
+                            for (variant, seed), value in values.items()],
+                           columns=["grid", "dataset", "variant", "seed", "metric", "value"])
+    report = render_report(_grid("synthetic_sims", {"synthetic_sims": ["sims"]}), summarise(results), PAPER)
+    assert "### Over seeds: 95 % confidence intervals and paired t-tests against KuDA" in report
+    # KuDA: 0.5 ± 0.1, CI 0.5 ± 4.3027 · 0.1 / √3; w/o DAF: Δ +0.1, t = √3 on 2 df, p = 1 − √3/√5 = 0.225
+    assert "| KuDA | MAE | 0.500 ± 0.100 (3) | [0.252, 0.748] |  |  |" in report
+    assert "| w/o DAF | MAE | 0.600 ± 0.100 (3) | [0.352, 0.848] | +0.100 | 0.225 (n=3) |" in report

@@ -93,6 +93,7 @@ def render_report(grid: GridSpec, summary: pd.DataFrame, paper: Mapping[str, Any
         rest = [variant for variant in dict.fromkeys(ours["variant"]) if variant not in covered]
         if rest:
             lines += _render_ours_only(rest, ours)
+        lines += _render_statistics(ours)
     return "\n".join(lines)
 
 
@@ -149,6 +150,28 @@ def _render_ours_only(variants: list[str], ours: pd.DataFrame) -> list[str]:
     lines = ["### Variants without a paper table (ours only)", "", _markdown_row(["variant", *metrics]),
              _markdown_row(["---"] * (len(metrics) + 1))]
     lines += [_markdown_row([variant, *(_ours(ours, variant, metric) for metric in metrics)]) for variant in variants]
+    return [*lines, ""]
+
+
+def _render_statistics(ours: pd.DataFrame) -> list[str]:
+    """Per variant and metric: mean ± std over seeds, the 95 % t confidence interval, and the mean difference to
+    the reference variant with the paired t-test's two-sided p-value over the seeds both ran."""
+    if ours.empty or "p_paired" not in ours:
+        return []
+    reference = ours["reference"].iloc[0]
+    header = ["variant", "metric", "mean ± std (seeds)", "95 % CI", f"Δ vs {reference}", "p (paired t)"]
+    lines = [f"### Over seeds: 95 % confidence intervals and paired t-tests against {reference}", "",
+             "CI: mean ± t(0.975, n−1)·s/√n. Δ and p: the variant minus the reference on the same seeds; p is the "
+             "two-sided p-value of the paired t-test (scipy `ttest_rel`; blank below 2 pairs).", "",
+             _markdown_row(header), _markdown_row(["---"] * len(header))]
+    for row in ours.itertuples(index=False):
+        scale = 100.0 if _is_percent(row.metric) else 1.0
+        interval = ("" if math.isnan(row.ci95_low)
+                    else f"[{_format(row.metric, row.ci95_low * scale)}, {_format(row.metric, row.ci95_high * scale)}]")
+        difference = "" if math.isnan(row.diff_vs_reference) else f"{row.diff_vs_reference * scale:+.3f}"
+        p_value = "" if math.isnan(row.p_paired) else f"{row.p_paired:.3g} (n={row.n_paired})"
+        lines.append(_markdown_row([row.variant, row.metric, f"{_ours(ours, row.variant, row.metric)} ({row.n})",
+                                    interval, difference, p_value]))
     return [*lines, ""]
 
 
