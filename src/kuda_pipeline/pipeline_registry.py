@@ -9,6 +9,7 @@
   the environment: its ``stage_pipeline_datasets`` parameter (base: the synthetic ones; ``paper``: the real ones),
   handed over by ``StagePipelineHooks`` when the Kedro context is created.
 - ``experiments``: the grid of ``parameters_experiments.yml`` (variants × seeds) over the outputs of ``full``.
+- ``tune``: the hyperparameter search of ``parameters_tune.yml`` (Ray Tune) over the outputs of ``full``.
 
 Datasets with unimodal labels pretrain stage 1 on their own labels; the others take their knowledge from
 a source dataset whose Chinese text is translated into English (Appendix B): ``KNOWLEDGE_SOURCES``.
@@ -29,10 +30,12 @@ from kuda_pipeline.pipelines import (
     label_statistics,
     synthesis,
     translation,
+    tune,
 )
 
 SYNTHETIC_DATASETS = ("synthetic_sims", "synthetic_mosi")
 PAPER_DATASETS = ("sims", "simsv2", "mosi", "mosei")
+TUNE_DATASET = "synthetic_sims"  # the namespace the tune pipeline searches on
 KNOWLEDGE_SOURCES = {"synthetic_mosi": "synthetic_sims", "mosi": "sims", "mosei": "simsv2"}
 # the stages a dataset consumes from its knowledge source: the source's split arrays and translations
 SOURCE_STAGES_CONSUMED = ("synthesis", "ingestion")
@@ -89,6 +92,7 @@ def build_pipelines(stage_datasets: Sequence[str] = SYNTHETIC_DATASETS) -> dict[
     pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS) + evaluation.create_comparison_pipeline(
         PAPER_DATASETS)
     pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
+    pipelines["tune"] = tune.create_pipeline(dataset=TUNE_DATASET)
     pipelines["__default__"] = pipelines["full"]
     return pipelines
 

@@ -69,6 +69,7 @@ def fit(
     config: TrainConfig,
     checkpoint_dir: Path | None = None,
     optimizer_factory: OptimizerFactory | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> FitResult:
     """Train for `config.epochs` epochs, validating after each, and keep the best epoch's weights.
 
@@ -122,6 +123,8 @@ def fit(
         value = _selection_value(metrics, config.selection_metric)
         progress.epoch = epoch
         progress.history.append(_history_row(epoch, train, valid, metrics, learning_rate))
+        if on_epoch is not None:  # e.g. a hyperparameter search reporting the validation metric
+            on_epoch(progress.history[-1])
         if _improves(value, progress.best_value, config.selection_mode):
             progress.best_value, progress.best_epoch = value, epoch
             progress.best_state_dict = {name: tensor.detach().to("cpu", copy=True)

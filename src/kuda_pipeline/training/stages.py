@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -146,6 +146,7 @@ def train_fusion(
     scheme: str,
     checkpoint_dir: Path | None = None,
     freeze_knowledge: bool = True,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> tuple[StageResult, LoadReport]:
     """Stage 2: load ``knowledge`` (modality → stage-1 state), freeze adapters and decoders, fit on the task.
 
@@ -163,7 +164,8 @@ def train_fusion(
         report = LoadReport(loaded=[], skipped={})
         logger.info("stage 2 without stage-1 knowledge: nothing loaded, nothing frozen")
     train_loader, valid_loader = _loaders(arrays, train)
-    result = fit(model, train_loader, valid_loader, fusion_step, _metric_fn(scheme), train, checkpoint_dir)
+    result = fit(model, train_loader, valid_loader, fusion_step, _metric_fn(scheme), train, checkpoint_dir,
+                 on_epoch=on_epoch)
     valid_metrics = _best(model, result)
     logger.info("stage 2: best epoch %d, valid %s", result.best_epoch, valid_metrics)
     state = {"config": config_to_dict(config), "state_dict": model.state_dict()}
