@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import signal
 import threading
 import time
@@ -110,3 +112,11 @@ def test_a_cell_whose_worker_is_killed_is_retried_and_the_others_finish(local_ra
         assert "WorkerCrashedError" in description or "died" in description
         assert len(run.cells) == 1 and set(run.computed) | set(run.failed) == {c.key for c in run.cells} | set(
             run.failed)
+
+
+def test_building_every_pipeline_does_not_import_ray():
+    code = ("import sys; from kuda_pipeline.pipeline_registry import register_pipelines; register_pipelines(); "
+            "import kuda_pipeline.pipelines.tune.nodes, kuda_pipeline.experiments.tuning; "
+            "print('ray' in sys.modules, 'optuna' in sys.modules)")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["False", "False"]

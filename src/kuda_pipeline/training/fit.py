@@ -82,6 +82,9 @@ def fit(
     had not stopped. On return the model holds the LAST epoch's weights; load
     `best_state_dict` for the best ones.
 
+    `on_epoch`, if given, receives each epoch's history row as soon as it is complete (e.g. a search reporting
+    the validation metric).
+
     Under torchrun (see `training.distributed`) the model trains DDP-wrapped, losses and validation predictions are
     reduced over the ranks (every rank sees the same history and selects the same epoch) and only rank 0 writes
     the checkpoint, which carries every rank's RNG state.
@@ -189,7 +192,7 @@ def _checkpoint(progress: _Progress, model: nn.Module, optimizer: torch.optim.Op
                 total_steps: int, topology: distributed.Topology) -> dict[str, Any]:
     """Under DDP, ``rank_rng`` holds every rank's RNG state (a collective: every rank calls this)."""
     rank_rng = distributed.gather_objects(capture_rng_state(generators), topology)
-    return {
+    return ({"rank_rng": rank_rng} if topology.distributed else {}) | {
         "epoch": progress.epoch,
         "total_steps": total_steps,
         "model": model.state_dict(),
@@ -200,7 +203,6 @@ def _checkpoint(progress: _Progress, model: nn.Module, optimizer: torch.optim.Op
         "best_epoch": progress.best_epoch,
         "best_value": progress.best_value,
         "rng": rank_rng[0],
-        "rank_rng": rank_rng,
     }
 
 
