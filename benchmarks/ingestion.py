@@ -67,14 +67,14 @@ def stage_write(pickle_path: Path, samples: int) -> dict:
 
 
 def stage_ingest(pickle_path: Path, arrays_dir: Path) -> dict:
-    from kuda_pipeline.data.mmsa import ingest_mmsa
+    from kuda_pipeline.data.mmsa import TokenLimits, ingest_mmsa
     from kuda_pipeline.data.safe_pickle import load_untrusted_pickle
     from kuda_pipeline.data.split_arrays import save_split_arrays
 
     start = time.perf_counter()
     raw = load_untrusted_pickle(pickle_path)
     loaded = time.perf_counter()
-    ingested = ingest_mmsa(raw, str(pickle_path), LABEL_RANGE)
+    ingested = ingest_mmsa(raw, str(pickle_path), LABEL_RANGE, token_limits=TokenLimits(vocab_size=30522))  # bert-base-uncased
     checked = time.perf_counter()
     del raw
     save_split_arrays(arrays_dir, ingested.splits)

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from kuda_pipeline.data.mmsa import MMSAFormatError, ingest_mmsa
+from kuda_pipeline.data.mmsa import MMSAFormatError, TokenLimits, ingest_mmsa
 
 SIZES = {"train": 4, "valid": 2, "test": 3}
+LIMITS = TokenLimits(vocab_size=2000, type_vocab_size=2, max_positions=8, pad_token_id=0)
 L_T, L_V, D_V, L_A, D_A = 6, 5, 3, 7, 2
 
 
@@ -39,7 +40,7 @@ def _mmsa(seed=0):
 
 
 def _ingest(raw):
-    return ingest_mmsa(raw, source="data/01_raw/sims.pkl", label_range=(-1.0, 1.0))
+    return ingest_mmsa(raw, source="data/01_raw/sims.pkl", label_range=(-1.0, 1.0), token_limits=LIMITS)
 
 
 def test_valid_dict_gives_contract_arrays():
@@ -161,7 +162,7 @@ INVALID = {
     "non_numeric": (_set("test", "audio_lengths", np.array(["7"] * 3)), "test", "audio_lengths", "dtype <U1"),
     "text_bert_rows": (_set("train", "text_bert", lambda t: t[:, :2]), "train", "text_bert", "(4, 2, 6)"),
     "text_bert_not_integer": (_set("test", "text_bert", lambda t: t + 0.5), "test", "text_bert", "integers"),
-    "vision_not_3d": (_set("train", "vision", lambda v: v[:, 0]), "train", "vision", "(N, L, D), got (4, 3)"),
+    "vision_not_3d": (_set("train", "vision", lambda v: v[:, 0]), "train", "vision", "(N, L, D) with L, D >= 1, got (4, 3)"),
     "feature_size_across_splits": (_set("test", "audio", lambda a: a[:, :, :1]), "test", "audio", "(7, 1) differs"),
     "length_not_integer": (_set("valid", "vision_lengths", np.array([1.5, 2.0])), "valid", "vision_lengths",
                            "integer-valued"),
@@ -209,4 +210,4 @@ def test_split_must_be_a_dict():
 
 def test_bad_label_range():
     with pytest.raises(ValueError, match=r"low < high, got \(1.0, -1.0\)"):
-        ingest_mmsa(_mmsa(), source="x.pkl", label_range=(1.0, -1.0))
+        ingest_mmsa(_mmsa(), source="x.pkl", label_range=(1.0, -1.0), token_limits=LIMITS)

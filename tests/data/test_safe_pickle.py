@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from kuda_pipeline.data.safe_pickle import UnsafePickleError, load_untrusted_pickle
+from kuda_pipeline.data.safe_pickle import PickleFileError, UnsafePickleError, load_untrusted_pickle
 
 
 class _CreatesFile:
@@ -83,3 +83,50 @@ def test_pickle_written_by_numpy_1_loads(tmp_path):
     path.write_bytes(payload.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n"))
     assert b"numpy.core.multiarray" in path.read_bytes()
     np.testing.assert_array_equal(load_untrusted_pickle(path)["vision"], np.full((2, 2), -np.inf, np.float32))
+
+
+def _write(tmp_path, payload: bytes):
+    path = tmp_path / "unaligned_39.pkl"
+    path.write_bytes(payload)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"", r"unaligned_39\.pkl: the file is empty \(0 bytes\); expected a pickle$"),
+        (b"PK\x03\x04" + bytes(40), r"unaligned_39\.pkl: not a pickle file \(a pickle of protocol 2 or later starts "
+                                    r"with byte 0x80; this file starts with b'PK\\x03\\x04.*'\): A load persistent id"),
+        (pickle.dumps({"a": np.arange(50)}, protocol=4)[:-30], r"unaligned_39\.pkl: the pickle is truncated: its "
+                                                                r"data stops after \d+ bytes"),
+        (b"\x80\x05\x96" + (2**60).to_bytes(8, "little"), r"unaligned_39\.pkl: unpickling ran out of memory: the "
+                                                           r"11-byte file declares an object far larger than itself"),
+        (b"\x80\x04\x95\x05" + bytes(7) + b"K\x01K\x02\x00.", r"unaligned_39\.pkl: corrupt pickle \(UnpicklingError: "),
+    ],
+    ids=["empty", "zip", "truncated", "huge_bytearray", "bad_opcode"],
+)
+def test_unreadable_file_is_one_line_naming_the_file(tmp_path, payload, message):
+    path = _write(tmp_path, payload)
+    with pytest.raises(PickleFileError, match=message) as error:
+        load_untrusted_pickle(path)
+    assert "\n" not in str(error.value) and str(error.value).startswith(str(path))
+
+
+class _DeclaredArray:
+    """Pickles as the call ``ndarray((1048576, 64), "f4")``: 256 MiB allocated, none of it in the file."""
+
+    def __reduce__(self):
+        return np.ndarray, ((1048576, 64), "f4")
+
+
+def test_arrays_larger_than_the_file_are_refused_before_use(tmp_path):
+    path = _write(tmp_path, pickle.dumps({"train": {"vision": _DeclaredArray()}}, protocol=4))
+    with pytest.raises(PickleFileError, match=r"declares arrays of 268435456 bytes in a \d+-byte file"):
+        load_untrusted_pickle(path)
+
+
+def test_an_array_shared_by_two_keys_is_counted_once(tmp_path):
+    vision = np.ones((40, 10), np.float32)
+    path = _write(tmp_path, pickle.dumps({"a": vision, "b": vision, "c": [vision]}, protocol=4))
+    loaded = load_untrusted_pickle(path)
+    assert loaded["a"] is loaded["b"] is loaded["c"][0]

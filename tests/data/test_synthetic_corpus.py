@@ -17,12 +17,16 @@ from kuda_pipeline.data.synthetic import (
     generate_corpus,
     write_mmsa_pickle,
 )
+from kuda_pipeline.model.text_encoder import read_token_limits
 
 SMALL = {"n_train": 12, "n_valid": 4, "n_test": 5, "vision_length": 6, "audio_length": 9, "audio_dim": 3}
 MMSA_KEYS = {
     "id", "raw_text", "text_bert", "vision", "audio", "vision_lengths", "audio_lengths", "regression_labels",
     "classification_labels",
 }
+
+
+EMBEDDED_LIMITS = read_token_limits(MODEL_DIR)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +74,7 @@ def test_layout_is_mmsa(tokenizer):
 def test_ingestion_accepts_the_corpus(tokenizer):
     data, _ = generate_corpus(SyntheticSpec(**SMALL, audio_inf_share=0.5), tokenizer)
     planted = {split: int(np.isneginf(data[split]["audio"]).sum()) for split in data}
-    ingested = ingest_mmsa(data, source="synthetic_sims.pkl", label_range=(-1.0, 1.0))
+    ingested = ingest_mmsa(data, source="synthetic_sims.pkl", label_range=(-1.0, 1.0), token_limits=EMBEDDED_LIMITS)
     assert {split: ingested.report["splits"][split]["non_finite_replaced"]["audio"] for split in data} == planted
     assert ingested.report["has_unimodal_labels"] is True
     assert ingested.report["splits"]["train"]["ignored_keys"] == ["classification_labels"]
@@ -129,7 +133,7 @@ def test_english_corpus_without_unimodal_labels(tokenizer):
     assert data["train"]["raw_text"][0].startswith("i see ")
     labels = np.concatenate([data[split]["regression_labels"][:, 0] for split in data])
     assert labels.min() >= -3 and labels.max() <= 3 and np.allclose(labels * 5, np.round(labels * 5), atol=1e-5)
-    ingest_mmsa(data, source="synthetic_mosi.pkl", label_range=spec.label_range)
+    ingest_mmsa(data, source="synthetic_mosi.pkl", label_range=spec.label_range, token_limits=EMBEDDED_LIMITS)
 
 
 class _EmptyVocabulary:

@@ -10,6 +10,7 @@ from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
+from kuda_pipeline.datasets import MMSAPickleDataset
 from kuda_pipeline.pipeline_registry import register_pipelines
 from kuda_pipeline.pipelines import ingestion, label_statistics, synthesis
 
@@ -21,20 +22,22 @@ TINY_SIMS = dict(
 PARAMETERS = {
     "params:demo.synthesis": TINY_SIMS,
     "params:demo.text_encoder": "embedded",
-    "params:demo.ingestion": {"source": "demo/unaligned_39.pkl", "label_range": [-1.0, 1.0]},
+    "params:demo.ingestion": {"label_range": [-1.0, 1.0]},
     "params:demo.label_statistics": {"dataset": "demo", "tolerance": 0.0, "neutral_band": 0.1},
 }
 
 
-def _run(pipeline: Pipeline, datasets: dict) -> DataCatalog:
+def _run(pipeline: Pipeline, datasets: dict, raw_file=None) -> DataCatalog:
     catalog = DataCatalog({name: MemoryDataset(value) for name, value in datasets.items()})
+    if raw_file is not None:
+        catalog["demo.raw_mmsa"] = MMSAPickleDataset(str(raw_file))
     SequentialRunner().run(pipeline, catalog)
     return catalog
 
 
-def test_synthesis_ingestion_and_statistics_run_in_one_namespace():
+def test_synthesis_ingestion_and_statistics_run_in_one_namespace(tmp_path):
     data_stages = synthesis.create_pipeline(with_english_rendering=True) + ingestion.create_pipeline()
-    catalog = _run(Pipeline(data_stages, namespace="demo"), PARAMETERS)
+    catalog = _run(Pipeline(data_stages, namespace="demo"), PARAMETERS, raw_file=tmp_path / "unaligned_39.pkl")
 
     splits = catalog.load("demo.split_arrays")
     assert [len(splits[s]["label"]) for s in ("train", "valid", "test")] == [24, 8, 8]
@@ -43,7 +46,8 @@ def test_synthesis_ingestion_and_statistics_run_in_one_namespace():
     samples = catalog.load("demo.samples")
     assert set(samples["split"]) == {"train", "valid", "test"}
     assert {"label_T", "label_V", "label_A"} <= set(samples.columns)
-    assert catalog.load("demo.ingestion_report")["splits"]["train"]["count"] == 24
+    report = catalog.load("demo.ingestion_report")
+    assert report["splits"]["train"]["count"] == 24 and report["source"] == str(tmp_path / "unaligned_39.pkl")
     rendering = catalog.load("demo.english_rendering")
     assert set(rendering["id"]) == set(samples["id"])
 
@@ -83,7 +87,7 @@ def test_bad_ingestion_parameters_are_refused_before_the_run(bad):
     from kuda_pipeline.parameters import validate_parameters
 
     with pytest.raises(ValueError, match=r"synthetic_sims\.ingestion: label_range"):
-        validate_parameters({"synthetic_sims": {"ingestion": {"source": "x", **bad}}})
+        validate_parameters({"synthetic_sims": {"ingestion": bad}})
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 from tiny_models import ARCHITECTURE, TRAIN
 
+from kuda_pipeline.datasets import MMSAPickleDataset
 from kuda_pipeline.pipelines import (
     evaluation,
     fusion_training,
@@ -30,7 +31,7 @@ def _parameters(namespace: str, spec: dict, scheme: str, text_encoder: str, labe
     values = {
         "synthesis": spec,
         "text_encoder": text_encoder,
-        "ingestion": {"source": f"{namespace}.pkl", "label_range": list(label_range)},
+        "ingestion": {"label_range": list(label_range)},
         "model": {"scheme": scheme, "architecture": ARCHITECTURE},
         "knowledge_pretraining": STAGE1,
         "fusion_training": {"checkpoint_dir": None, "train": TRAIN},
@@ -40,19 +41,21 @@ def _parameters(namespace: str, spec: dict, scheme: str, text_encoder: str, labe
     return {f"params:{namespace}.{key}": value for key, value in values.items()}
 
 
-def _run(pipeline: Pipeline, datasets: dict) -> dict:
+def _run(pipeline: Pipeline, datasets: dict, raw_dir) -> dict:
     catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in datasets.items()})
+    for namespace in {name.split(".")[0] for name in pipeline.datasets() if name.endswith(".raw_mmsa")}:
+        catalog[f"{namespace}.raw_mmsa"] = MMSAPickleDataset(str(raw_dir / f"{namespace}.pkl"))
     outputs = SequentialRunner().run(pipeline, catalog)
     return {name: dataset.load() for name, dataset in outputs.items()}
 
 
 @pytest.mark.slow
-def test_stage1_stage2_and_evaluation_on_a_dataset_with_unimodal_labels(tiny_bert_dir):
+def test_stage1_stage2_and_evaluation_on_a_dataset_with_unimodal_labels(tiny_bert_dir, tmp_path):
     stages = (synthesis.create_pipeline(with_english_rendering=True) + ingestion.create_pipeline()
               + Pipeline(knowledge_pretraining.create_pipeline(), inputs={"knowledge_arrays": "split_arrays"})
               + fusion_training.create_pipeline() + evaluation.create_pipeline())
     outputs = _run(Pipeline(stages, namespace="src"),
-                   _parameters("src", SOURCE, "sims", tiny_bert_dir, (-1.0, 1.0)))
+                   _parameters("src", SOURCE, "sims", tiny_bert_dir, (-1.0, 1.0)), tmp_path)
 
     metrics = outputs["src.test_metrics"]
     assert set(metrics["kuda"]) == {"Acc2", "Acc3", "Acc5", "F1", "F1_authors", "MAE", "Corr"}
@@ -67,7 +70,7 @@ def test_stage1_stage2_and_evaluation_on_a_dataset_with_unimodal_labels(tiny_ber
 
 
 @pytest.mark.slow
-def test_knowledge_transfer_from_a_translated_source(tiny_bert_dir):
+def test_knowledge_transfer_from_a_translated_source(tiny_bert_dir, tmp_path):
     source = Pipeline(synthesis.create_pipeline(with_english_rendering=True) + ingestion.create_pipeline()
                       + translation.create_translation_pipeline(), namespace="src")
     target = Pipeline(
@@ -79,7 +82,7 @@ def test_knowledge_transfer_from_a_translated_source(tiny_bert_dir):
     datasets = {**_parameters("src", SOURCE, "sims", tiny_bert_dir, (-1.0, 1.0)),
                 **_parameters("tgt", TARGET, "mosi", tiny_bert_dir, (-3.0, 3.0)),
                 "src.translations_en_cache": None}
-    outputs = _run(source + target, datasets)
+    outputs = _run(source + target, datasets, tmp_path)
 
     metrics = outputs["tgt.test_metrics"]["kuda"]
     assert {"Acc7", "Acc2_has0", "Acc2_non0", "F1_non0", "MAE", "Corr"} <= set(metrics)

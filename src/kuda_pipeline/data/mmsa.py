@@ -4,6 +4,7 @@ Every check reads sizes from the file itself; a failure raises `MMSAFormatError`
 source file, the split, the key and the offending shape or value.
 """
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,25 @@ class MMSAFormatError(ValueError):
     """The MMSA pickle does not have the expected layout."""
 
 
+@dataclass(frozen=True)
+class RawMMSA:
+    """An unpickled MMSA file and the path it was read from (named in every error)."""
+
+    source: str
+    content: Any
+
+
+@dataclass(frozen=True)
+class TokenLimits:
+    """What the text encoder accepts in ``text_bert``: ids below `vocab_size`, segment ids below
+    `type_vocab_size`, at most `max_positions` tokens, padding id `pad_token_id` (None: no such limit)."""
+
+    vocab_size: int
+    type_vocab_size: int | None = None
+    max_positions: int | None = None
+    pad_token_id: int = 0
+
+
 @dataclass
 class Ingested:
     """Validated split arrays (the data contract), one row per sample, and an ingestion report."""
@@ -52,8 +72,9 @@ class _Where:
         return MMSAFormatError(f"{self.source}: split '{self.split}', key '{key}': {detail}")
 
 
-def ingest_mmsa(raw: Mapping, source: str, label_range: tuple[float, float]) -> Ingested:
-    """Validate the MMSA dict `raw` (read from `source`), clean non-finite features, convert dtypes."""
+def ingest_mmsa(raw: Mapping, source: str, label_range: tuple[float, float], *, token_limits: TokenLimits) -> Ingested:
+    """Validate the MMSA dict `raw` (read from `source`) for a text encoder accepting `token_limits`,
+    clean non-finite features, convert dtypes."""
     low, high = label_range
     if not low < high:
         raise ValueError(f"label_range must be (low, high) with low < high, got {label_range}")
@@ -64,12 +85,12 @@ def ingest_mmsa(raw: Mapping, source: str, label_range: tuple[float, float]) -> 
         raise MMSAFormatError(
             f"{source}: top level must hold splits {list(SPLITS)}; missing {missing}, found {list(raw)}"
         )
-    parsed = {split: _parse_split(raw[split], _Where(source, split), label_range) for split in SPLITS}
+    parsed = {split: _parse_split(raw[split], _Where(source, split), label_range, token_limits) for split in SPLITS}
     _check_across_splits(parsed, source)
     return Ingested(
         splits={split: split_data.arrays for split, split_data in parsed.items()},
         samples=pd.concat([_samples_table(split, data) for split, data in parsed.items()], ignore_index=True),
-        report=_report(parsed, source),
+        report=_report(parsed, source, token_limits),
     )
 
 
@@ -81,7 +102,9 @@ class _ParsedSplit:
     ignored_keys: list[str]
 
 
-def _parse_split(split_raw: Any, where: _Where, label_range: tuple[float, float]) -> _ParsedSplit:
+def _parse_split(
+    split_raw: Any, where: _Where, label_range: tuple[float, float], token_limits: TokenLimits
+) -> _ParsedSplit:
     if not isinstance(split_raw, Mapping):
         raise MMSAFormatError(
             f"{where.source}: split '{where.split}' must be a dict of arrays, got {type(split_raw).__name__}"
@@ -96,7 +119,7 @@ def _parse_split(split_raw: Any, where: _Where, label_range: tuple[float, float]
     values = {key: np.asarray(split_raw[key]) for key in (*REQUIRED_KEYS, *unimodal)}
     _check_shapes_and_dtypes(values, where)
 
-    arrays = {"id": values["id"].astype(str), "text_bert": _token_array(values["text_bert"], where)}
+    arrays = {"id": values["id"].astype(str), "text_bert": _token_array(values["text_bert"], where, token_limits)}
     non_finite = {}
     for key in FEATURE_KEYS:
         arrays[key], non_finite[key] = _feature_array(values[key], where, key)
@@ -119,24 +142,71 @@ def _check_shapes_and_dtypes(values: dict[str, np.ndarray], where: _Where) -> No
         if values[key].ndim != 1:
             raise where.error(key, f"must be 1-D, got shape {values[key].shape}")
     n_samples = len(values["id"])
+    if n_samples == 0:
+        raise where.error("id", "the split is empty (0 samples); expected at least one sample in every split")
     for key, array in values.items():
         if array.ndim == 0 or array.shape[0] != n_samples:
             raise where.error(key, f"shape {array.shape} does not start with the {n_samples} samples of 'id'")
-        if key not in ("id", "raw_text") and not np.issubdtype(array.dtype, np.number):
-            raise where.error(key, f"must hold numbers, got dtype {array.dtype}")
+        if key not in ("id", "raw_text") and not _is_real(array.dtype):
+            raise where.error(key, f"must hold real numbers (integer or float dtype), got dtype {array.dtype}")
 
 
-def _token_array(text_bert: np.ndarray, where: _Where) -> np.ndarray:
-    if text_bert.ndim != 3 or text_bert.shape[1] != 3:
-        raise where.error("text_bert", f"must have shape (N, 3, L_t), got {text_bert.shape}")
-    if not np.array_equal(text_bert, np.round(text_bert)) or (text_bert.size and text_bert.min() < 0):
-        raise where.error("text_bert", "token ids, masks and segment ids must be non-negative integers")
+def _is_real(dtype: np.dtype) -> bool:
+    return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+
+
+def _token_array(text_bert: np.ndarray, where: _Where, limits: TokenLimits) -> np.ndarray:
+    """(N, 3, L_t) rows of token ids, attention mask, segment ids, checked against the text encoder's limits."""
+    if text_bert.ndim != 3 or text_bert.shape[1] != 3 or text_bert.shape[2] == 0:
+        raise where.error("text_bert", f"must have shape (N, 3, L_t) with L_t >= 1, got {text_bert.shape}")
+    if limits.max_positions is not None and text_bert.shape[2] > limits.max_positions:
+        raise where.error("text_bert", f"{text_bert.shape[2]} tokens per sample, but the text encoder takes at most "
+                                       f"{limits.max_positions} (max_position_embeddings)")
+    token_ids, mask, segments = text_bert[:, 0], text_bert[:, 1], text_bert[:, 2]  # 3 x (N, L_t)
+    vocabulary = f"integers in [0, {limits.vocab_size}) (the text encoder's vocabulary)"
+    segment_types = "non-negative integers" if limits.type_vocab_size is None else \
+        f"integers in [0, {limits.type_vocab_size})"
+    _check_integers_below(token_ids, limits.vocab_size, where, "token ids", vocabulary)
+    _check_integers_below(mask, 2, where, "attention mask", "0 or 1")
+    _check_integers_below(segments, limits.type_vocab_size, where, "segment ids", segment_types)
+    padding = token_ids == limits.pad_token_id  # (N, L_t)
+    disagree = np.flatnonzero(np.any((mask == 1) == padding, axis=1))
+    if disagree.size:
+        first = disagree[0]
+        raise where.error("text_bert", (
+            f"attention mask disagrees with the token ids' padding in {disagree.size} sample(s), e.g. sample "
+            f"{first}: mask length {int(mask[first].sum())}, non-padding tokens "
+            f"{int((~padding[first]).sum())}; expected mask 1 exactly where the token id is not the padding "
+            f"id {limits.pad_token_id}"))
+    not_prefix = np.flatnonzero(np.any(np.diff(mask, axis=1) > 0, axis=1) | (mask[:, 0] == 0))
+    if not_prefix.size:
+        raise where.error("text_bert", (
+            f"attention mask of {not_prefix.size} sample(s), e.g. sample {not_prefix[0]}, is not ones then "
+            "zeros; expected right-padded text of at least one token"))
     return text_bert.astype(np.int64, copy=False)
 
 
+def _check_integers_below(values: np.ndarray, bound: int | None, where: _Where, row: str, expected: str) -> None:
+    """`values` (N, L_t) must be finite integers in [0, bound) (bound None: no upper limit)."""
+    integers = np.issubdtype(values.dtype, np.integer)
+    not_integer = np.zeros(values.shape, bool) if integers else ~np.isfinite(values) | (values != np.round(values))
+    out_of_range = (values < 0) | (values >= bound) if bound is not None else values < 0
+    for problem, bad in (("are not finite integers", not_integer), ("are out of range", out_of_range)):
+        if bad.any():
+            sample = np.argwhere(bad)[0][0]
+            raise where.error("text_bert", f"{row}: {int(bad.sum())} value(s) {problem}, e.g. "
+                                           f"{_shown(values[bad][0])} in sample {sample}; expected {expected}")
+
+
+def _shown(value: np.generic) -> int | float:
+    """An integral float as an int (30522.0 -> 30522), for messages."""
+    number = value.item()
+    return int(number) if isinstance(number, float) and number.is_integer() and abs(number) < 2**53 else number
+
+
 def _feature_array(features: np.ndarray, where: _Where, key: str) -> tuple[np.ndarray, int]:
-    if features.ndim != 3:
-        raise where.error(key, f"must have shape (N, L, D), got {features.shape}")
+    if features.ndim != 3 or 0 in features.shape[1:]:
+        raise where.error(key, f"must have shape (N, L, D) with L, D >= 1, got {features.shape}")
     cleaned, count = _replace_non_finite(features.astype(np.float32, copy=False))
     if count:
         logger.info("%s: split '%s', key '%s': replaced %d non-finite values by 0", where.source,
@@ -169,6 +239,9 @@ def _length_array(lengths: np.ndarray, max_length: int, where: _Where, key: str)
         raise where.error(
             key, f"lengths must lie in [0, {max_length}], found min {lengths.min()} and max {lengths.max()}"
         )
+    if not lengths.any():
+        raise where.error(key, f"every length in the split is 0; expected at least one sample with a length in "
+                               f"[1, {max_length}]")
     return lengths.astype(np.int64, copy=False)
 
 
@@ -178,6 +251,10 @@ def _label_array(labels: np.ndarray, label_range: tuple[float, float], where: _W
     if labels.ndim != 1:
         raise where.error(key, f"labels must have shape (N,) or (N, 1), got {labels.shape}")
     labels = labels.astype(np.float32, copy=False)
+    non_finite = ~np.isfinite(labels)
+    if non_finite.any():
+        raise where.error(key, f"{int(non_finite.sum())} label(s) are not finite, e.g. in sample "
+                               f"{np.flatnonzero(non_finite)[0]}; expected numbers in {label_range}")
     low, high = label_range
     outside = ~((labels >= low - _LABEL_TOLERANCE) & (labels <= high + _LABEL_TOLERANCE))
     if outside.any():
@@ -234,7 +311,7 @@ def _samples_table(split: str, data: _ParsedSplit) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _report(parsed: dict[str, _ParsedSplit], source: str) -> dict[str, Any]:
+def _report(parsed: dict[str, _ParsedSplit], source: str, token_limits: TokenLimits) -> dict[str, Any]:
     labels = np.concatenate([data.arrays["label"] for data in parsed.values()])
     return {
         "source": source,
@@ -250,4 +327,5 @@ def _report(parsed: dict[str, _ParsedSplit], source: str) -> dict[str, Any]:
         "label_min": float(labels.min()) if labels.size else None,
         "label_max": float(labels.max()) if labels.size else None,
         "has_unimodal_labels": "label_T" in next(iter(parsed.values())).arrays,
+        "token_limits": dataclasses.asdict(token_limits),
     }

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
+from transformers.utils import cached_file
+
+from kuda_pipeline.data.mmsa import TokenLimits
 
 
 def load_text_encoder(source: str | Path) -> PreTrainedModel:
@@ -14,6 +18,56 @@ def load_text_encoder(source: str | Path) -> PreTrainedModel:
     if isinstance(source, Path) and not (source / "config.json").is_file():
         raise FileNotFoundError(f"no text encoder checkpoint in {source}: expected a Hugging Face config.json there")
     return AutoModel.from_pretrained(source)
+
+
+def read_token_limits(source: Path | str) -> TokenLimits:
+    """The vocabulary, segment and position limits in the config.json of `source` (a directory, or a hub id read
+    through the Hugging Face cache), read without loading weights."""
+    config, path = _read_config(source)
+    limits = {"vocab_size": config.get("vocab_size"), "type_vocab_size": config.get("type_vocab_size"),
+              "max_positions": config.get("max_position_embeddings"), "pad_token_id": config.get("pad_token_id")}
+    if limits["pad_token_id"] is None:
+        limits["pad_token_id"] = 0  # BERT's [PAD]
+    for name, value in limits.items():
+        minimum = 0 if name == "pad_token_id" else 1
+        optional = value is None and name in ("type_vocab_size", "max_positions")
+        if not (optional or (_is_int(value) and value >= minimum)):
+            raise ValueError(f"{path}: {name} must be an integer >= {minimum}, got {value!r}")
+    return TokenLimits(**limits)
+
+
+def read_text_encoder_depth(source: Path | str) -> int:
+    """The number of hidden layers in the config.json of `source` (what the text injection layers may reach)."""
+    config, path = _read_config(source)
+    depth = config.get("num_hidden_layers")
+    if not (_is_int(depth) and depth >= 1):
+        raise ValueError(f"{path}: num_hidden_layers must be an integer >= 1, got {depth!r}")
+    return depth
+
+
+def _read_config(source: Path | str) -> tuple[dict, Path]:
+    if isinstance(source, Path) or Path(source).is_dir():
+        source = Path(source)
+        path = source / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no text encoder in {source}: expected a Hugging Face config.json there")
+    else:
+        try:
+            path = Path(cached_file(source, "config.json"))
+        except OSError as error:
+            reason = " ".join(str(error).split())
+            raise FileNotFoundError(f"cannot read the config.json of the Hugging Face id {source!r}: {reason}") from error
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable JSON config ({error})") from error
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(config).__name__}")
+    return config, path
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def embedded_text_encoder_dir() -> Path:

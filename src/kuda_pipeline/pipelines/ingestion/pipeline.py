@@ -9,7 +9,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
         Node(
             ingest_raw_dataset,
-            inputs=["raw_mmsa", "params:ingestion"],
+            inputs=["raw_mmsa", "params:text_encoder", "params:ingestion"],
             outputs=["split_arrays", "samples", "ingestion_report"],
             name="ingest_raw_dataset",
         )
