@@ -1,4 +1,5 @@
-"""Project hooks: every parameter set is validated, and every pretrained model is checked, before any node runs."""
+"""Project hooks: every parameter is validated, and every pretrained model the run needs is checked, before any
+node runs (and before any MLflow run opens)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,23 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from kuda_pipeline.parameters import check_pretrained_models, validate_parameters
+from kuda_pipeline.parameters import DATASET_NAMESPACES, check_run_inputs, validate_parameters
 
 
 class ParameterValidationHooks:
-    """Validates each namespace's parameters and checks the pretrained models the pipeline uses, so both fail first."""
+    """Checks the whole parameter tree, then the pretrained models of the dataset namespaces the run uses, so that
+    a bad value fails first. ``tryfirst``: before kedro-mlflow's hook opens a run for a run that cannot start."""
 
-    @hook_impl
+    @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
-        namespaces = {node.namespace.split(".")[0] for node in pipeline.nodes if node.namespace}
         parameters = catalog.load("parameters")
-        by_namespace = {ns: parameters.get(ns, {}) for ns in sorted(namespaces)}
-        validate_parameters(by_namespace)
-        check_pretrained_models(by_namespace, {name for node in pipeline.nodes for name in node.inputs})
+        validate_parameters(parameters)
+        check_run_inputs(parameters, namespaces_in_run(pipeline), {name for node in pipeline.nodes
+                                                                   for name in node.inputs})
+
+
+def namespaces_in_run(pipeline: Any) -> list[str]:
+    """The dataset namespaces whose parameters the pipeline's nodes read (``params:<namespace>.…``)."""
+    names = {name.removeprefix("params:").split(".")[0] for node in pipeline.nodes for name in node.inputs
+             if name.startswith("params:")}
+    return sorted(names & set(DATASET_NAMESPACES))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
@@ -80,27 +79,3 @@ def test_registry_builds_one_namespace_per_dataset_and_the_transfer_edge():
     assert {"synthetic_sims.split_arrays", "synthetic_sims.translations_en"} <= set(assemble.inputs)
     knowledge_inputs = {i for node in pipelines["synthetic_sims"].nodes if "pretrain" in node.name for i in node.inputs}
     assert "synthetic_sims.split_arrays" in knowledge_inputs
-
-
-@pytest.mark.parametrize("bad", [{"label_range": [1.0, -1.0]}])
-def test_bad_ingestion_parameters_are_refused_before_the_run(bad):
-    from kuda_pipeline.parameters import validate_parameters
-
-    with pytest.raises(ValueError, match=r"synthetic_sims\.ingestion: label_range"):
-        validate_parameters({"synthetic_sims": {"ingestion": bad}})
-
-
-@pytest.mark.parametrize(
-    ("section", "value", "message"),
-    [
-        ("model", {"scheme": "sims", "architecture": {"fusion_heads": 0}}, r"synthetic_sims\.model: .*fusion_heads"),
-        ("model", {"scheme": "imdb", "architecture": {}}, r"scheme must be one of \['mosi', 'sims'\]"),
-        ("fusion_training", {"train": {"epochs": 0, "batch_size": 8, "learning_rate": 1e-3}}, r"epochs"),
-        ("synthesis", {"language": "fr"}, r"synthetic_sims\.synthesis: .*language"),
-    ],
-)
-def test_bad_model_and_training_parameters_name_the_section(section, value, message):
-    from kuda_pipeline.parameters import validate_parameters
-
-    with pytest.raises(ValueError, match=message):
-        validate_parameters({"synthetic_sims": {section: value}})

@@ -91,6 +91,12 @@ METRIC_FUNCTIONS: dict[str, Callable[[ArrayLike, ArrayLike], dict[str, float]]] 
 }
 
 
+def metric_names(scheme: MetricScheme) -> tuple[str, ...]:
+    """The keys of ``scheme``'s metrics (what a selection metric may name), read off the metric function itself."""
+    probe = np.array([-0.5, 0.5])
+    return tuple(compute_metrics(probe, probe, scheme))
+
+
 def compute_metrics(pred: ArrayLike, label: ArrayLike, scheme: MetricScheme) -> dict[str, float]:
     """The metrics of ``scheme``: "sims" (CH-SIMS, CH-SIMSv2) or "mosi" (CMU-MOSI, CMU-MOSEI)."""
     if scheme not in METRIC_FUNCTIONS:

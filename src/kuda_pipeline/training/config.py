@@ -12,7 +12,7 @@ from typing import Any
 PRECISIONS = ("fp32", "bf16")
 SELECTION_MODES = ("min", "max")
 SCHEDULE_STEPS = ("epoch", "batch")
-_DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class TrainConfig:
                and all(_is_real(beta) and 0 <= beta < 1 for beta in self.betas), "two numbers in [0, 1)")
         _check(self, "grad_clip", self.grad_clip is None or (_is_real(self.grad_clip) and self.grad_clip > 0),
                "None or a number > 0")
-        _check(self, "device", isinstance(self.device, str) and _DEVICE_PATTERN.fullmatch(self.device) is not None,
+        _check(self, "device", isinstance(self.device, str) and DEVICE_PATTERN.fullmatch(self.device) is not None,
                "'auto', 'cpu', 'cuda' or 'cuda:N'")
         _check(self, "precision", self.precision in PRECISIONS, f"one of {PRECISIONS}")
         _check(self, "seed", _is_int(self.seed) and 0 <= self.seed < 2**32, "an integer in [0, 2**32)")
