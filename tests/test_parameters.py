@@ -115,6 +115,8 @@ WRONG_TYPES = {
                        r"unknown parameter 'experiments\.grid\[0\]\.seed'; did you mean 'experiments\.grid\[0\]\.seeds'"),
     "counterparts": (["experiments", "report", "counterparts", "synthetic_sims"], "sims",
                      r"counterparts\.synthetic_sims: expected a list of values, each a string, got 'sims'"),
+    "stage_pipeline_datasets": (["stage_pipeline_datasets"], ["synthetic_simz"],
+                                r"stage_pipeline_datasets: expected a list of values, each one of \['synthetic_sims'"),
     "use_knowledge": (["experiment_variants", "w/o KIP", "use_knowledge"], "no",
                       r"experiment_variants\.w/o KIP\.use_knowledge: expected one of \[True, False\], got 'no'"),
 }

@@ -41,7 +41,7 @@ from kuda_pipeline.parameter_schema import (
     section_from_dataclass,
     unknown_key_message,
 )
-from kuda_pipeline.pipeline_registry import PAPER_DATASETS, SYNTHETIC_DATASETS
+from kuda_pipeline.pipeline_registry import PAPER_DATASETS, STAGE_DATASETS_PARAMETER, SYNTHETIC_DATASETS
 from kuda_pipeline.pipelines._common import text_encoder_source
 from kuda_pipeline.pretrained import EMBEDDED, PretrainedUnavailableError, unavailable_reason
 from kuda_pipeline.training.config import DEVICE_PATTERN, TrainConfig
@@ -115,6 +115,7 @@ VARIANT = Section({"architecture": section_from_dataclass(KudaConfig, exclude=tu
                                                           partial=True),
                    "use_knowledge": one_of(True, False)})
 GLOBAL_SECTIONS: dict[str, Any] = {
+    STAGE_DATASETS_PARAMETER: list_of(one_of(*DATASET_NAMESPACES)),
     "experiments": Section({
         "name": STR,
         "grid": ListOf(Section({key: ANY for key in ENTRY_FIELDS}, required=ENTRY_FIELDS)),
