@@ -230,6 +230,8 @@ HOSTILE: dict[str, Hostile] = {
                                                           r"sample with a length in \[1, 5\]"),
     "every_audio_length_zero": Hostile(_pickled(_set("train", "audio_lengths", np.zeros_like)), "train",
                                        "audio_lengths", r"every length in the split is 0"),
+    "lengths_2d": Hostile(_pickled(_set("test", "vision_lengths", lambda x: x[:, None])), "test", "vision_lengths",
+                          r"must be 1-D, got shape \(3, 1\)"),
     "no_vision_features": Hostile(_pickled(_in_every_split("vision", lambda v: v[:, :, :0])), "train", "vision",
                                   r"with L, D >= 1, got \(6, 5, 0\)"),
     # labels

@@ -166,6 +166,8 @@ INVALID = {
                                     r"a metric of the scheme 'sims'"),
     "experiments_training_range": (["experiments", "training", "epochs"], 0,
                                    r"experiments\.training \(on synthetic_sims\): TrainConfig\.epochs=0 is invalid"),
+    "no_variants": (["experiment_variants"], {},
+                    r"^experiment_variants: experiment variants must be a non-empty mapping name -> overrides"),
     "variant_value_on_a_dataset": (["experiment_variants", "w/o CE", "architecture", "alpha"], -1.0,
                                    r"experiment_variants\.w/o CE on synthetic_sims: KudaConfig\.k and "
                                    r"KudaConfig\.alpha must be >= 0"),

@@ -5,12 +5,19 @@ import json
 import pytest
 
 from kuda_pipeline.data.mmsa import TokenLimits
-from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir, read_token_limits
+from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir, read_text_encoder_depth, read_token_limits
 
 
 def test_the_embedded_encoder_limits():
     assert read_token_limits(embedded_text_encoder_dir()) == TokenLimits(
         vocab_size=30522, type_vocab_size=2, max_positions=512, pad_token_id=0)
+
+
+def test_the_depth_is_read_from_the_config(tmp_path):
+    assert read_text_encoder_depth(embedded_text_encoder_dir()) == 6
+    (tmp_path / "config.json").write_text(json.dumps({"vocab_size": 10, "num_hidden_layers": 0}))
+    with pytest.raises(ValueError, match=r"config\.json: num_hidden_layers must be an integer >= 1, got 0"):
+        read_text_encoder_depth(tmp_path)
 
 
 def test_optional_limits_may_be_absent(tmp_path):
