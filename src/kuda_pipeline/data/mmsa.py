@@ -1,7 +1,8 @@
 """Validation and cleaning of an MMSA processed pickle (already unpickled) into split arrays.
 
-Every check reads sizes from the file itself; a failure raises `MMSAFormatError` naming the
-source file, the split, the key and the offending shape or value.
+Every check reads sizes from the file itself, and token ids, masks and segment ids are checked against the
+text encoder's limits (`TokenLimits`); whatever would only break a later stage is refused here. A failure raises
+`MMSAFormatError` naming the source file, the split, the key, the offending shape or value and what was expected.
 """
 
 import dataclasses
@@ -250,11 +251,11 @@ def _label_array(labels: np.ndarray, label_range: tuple[float, float], where: _W
         labels = labels[:, 0]  # (N, 1) -> (N,)
     if labels.ndim != 1:
         raise where.error(key, f"labels must have shape (N,) or (N, 1), got {labels.shape}")
-    labels = labels.astype(np.float32, copy=False)
     non_finite = ~np.isfinite(labels)
     if non_finite.any():
         raise where.error(key, f"{int(non_finite.sum())} label(s) are not finite, e.g. in sample "
                                f"{np.flatnonzero(non_finite)[0]}; expected numbers in {label_range}")
+    labels = labels.astype(np.float32, copy=False)
     low, high = label_range
     outside = ~((labels >= low - _LABEL_TOLERANCE) & (labels <= high + _LABEL_TOLERANCE))
     if outside.any():
