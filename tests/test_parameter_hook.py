@@ -21,8 +21,9 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     bootstrap_project(project)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     yield project
-    mlflow.set_tracking_uri(None)  # kedro-mlflow sets the process-wide URI
+    mlflow.set_tracking_uri(None)  # kedro-mlflow sets the process-wide URI and experiment
 
 
 def test_a_misspelt_runtime_param_stops_the_run_before_any_node(project):

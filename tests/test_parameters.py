@@ -10,10 +10,16 @@ from pathlib import Path
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from kuda_pipeline.parameters import ParameterError, validate_parameters
+from kuda_pipeline.parameters import ParameterError, check_run_inputs, validate_parameters
+from kuda_pipeline.pretrained import PretrainedUnavailableError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 SYNTHETIC = ["synthetic_sims", "synthetic_mosi"]
+
+
+def _used(*namespaces: str) -> set[str]:
+    """The parameter inputs of a run reading every section of ``namespaces``."""
+    return {f"params:{namespace}.{section}" for namespace in namespaces for section in ("text_encoder", "translation")}
 
 
 def _parameters(env: str) -> dict:
@@ -40,15 +46,17 @@ def _changed(parameters: dict, path: list[str], value) -> dict:
 
 @pytest.mark.parametrize("env", ["base", "paper"])
 def test_the_project_parameters_are_valid(env):
-    validate_parameters(_parameters(env), namespaces_in_run=SYNTHETIC)
+    parameters = _parameters(env)
+    validate_parameters(parameters)
+    check_run_inputs(parameters, SYNTHETIC, _used(*SYNTHETIC))
 
 
-def test_files_are_checked_only_for_the_namespaces_of_the_run():
-    paper = _parameters("paper")  # its BERT directories are not on this machine
-    validate_parameters(paper, namespaces_in_run=SYNTHETIC)
-    with pytest.raises(ParameterError, match=r"^sims\.text_encoder \('data/06_models/text_encoders/bert-base-chinese'"
-                                             r"\): no text encoder in .*bert-base-chinese: expected a Hugging Face"):
-        validate_parameters(paper, namespaces_in_run=["sims"])
+def test_models_are_checked_only_for_the_namespaces_of_the_run():
+    paper = _parameters("paper")  # its BERTs are hub ids, not cached here, and the hub is offline
+    check_run_inputs(paper, SYNTHETIC, _used(*SYNTHETIC, "sims"))
+    with pytest.raises(PretrainedUnavailableError, match=r"sims\.text_encoder is the Hugging Face id "
+                                                         r"'bert-base-chinese', which is not in the Hugging Face cache"):
+        check_run_inputs(paper, ["sims"], _used("sims"))
 
 
 UNKNOWN_KEYS = {
@@ -156,7 +164,7 @@ INVALID = {
     "synthesis": (["synthetic_sims", "synthesis", "language"], "fr", r"synthetic_sims\.synthesis: .*language"),
     "seq2seq_without_settings": (["synthetic_sims", "translation"], {"backend": "precomputed", "fallback": "seq2seq"},
                                  r"synthetic_sims\.translation: backend or fallback is 'seq2seq' but the seq2seq "
-                                 r"section \(model_dir …\) is missing"),
+                                 r"section \(model …\) is missing"),
     "grid_dataset": (["experiments", "grid"], [{"dataset": "imdb", "variants": ["KuDA"], "seeds": [0]}],
                      r"^experiments: experiments\.grid\[0\]: unknown dataset 'imdb'"),
     "grid_variant": (["experiments", "grid"], [{"dataset": "synthetic_sims", "variants": ["KuDa"], "seeds": [0]}],
@@ -186,23 +194,25 @@ def _encoder_dir(tmp_path, **config) -> str:
 
 
 @pytest.mark.parametrize(
-    ("path", "value", "message"),
+    ("path", "value", "error", "message"),
     [
-        (["synthetic_sims", "text_encoder"], "/nonexistent/bert",
-         r"^synthetic_sims\.text_encoder \('/nonexistent/bert'\): no text encoder in /nonexistent/bert: expected a "
-         r"Hugging Face config\.json there$"),
-        (["synthetic_sims", "text_encoder"], "TMP_ENCODER",
-         r"synthetic_sims\.text_encoder \('.*'\): .*config\.json: vocab_size must be an integer >= 1, got None"),
-        (["synthetic_sims", "model", "architecture", "text_injection_layers"], [2, 3, 5, 7],
+        (["synthetic_sims", "text_encoder"], "/nonexistent/bert", PretrainedUnavailableError,
+         r"synthetic_sims\.text_encoder is '/nonexistent/bert': no such directory"),
+        (["synthetic_sims", "text_encoder"], "TMP_ENCODER", ParameterError,
+         r"^synthetic_sims\.text_encoder \('.*'\): .*config\.json: vocab_size must be an integer >= 1, got None$"),
+        (["synthetic_sims", "model", "architecture", "text_injection_layers"], [2, 3, 5, 7], ParameterError,
          r"synthetic_sims\.text_encoder \('embedded'\): KudaConfig\.text_injection_layers=\(2, 3, 5, 7\) reach "
          r"beyond the text encoder: the checkpoint has 6 hidden layers"),
-        (["synthetic_sims", "translation"], {"backend": "seq2seq", "seq2seq": {"model_dir": "/nonexistent/marian"}},
-         r"^synthetic_sims\.translation\.seq2seq\.model_dir: no seq2seq model directory at /nonexistent/marian$"),
+        (["synthetic_sims", "translation"], {"backend": "seq2seq", "seq2seq": {"model": "/nonexistent/marian"}},
+         PretrainedUnavailableError, r"synthetic_sims\.translation\.seq2seq\.model is '/nonexistent/marian': no such "
+                                     r"directory"),
     ],
     ids=["encoder_missing", "encoder_without_vocab", "injection_beyond_depth", "seq2seq_model_missing"],
 )
-def test_files_of_the_run_are_checked_before_it_starts(base, tmp_path, path, value, message):
+def test_models_of_the_run_are_checked_before_it_starts(base, tmp_path, path, value, error, message):
     if value == "TMP_ENCODER":
         value = _encoder_dir(tmp_path, num_hidden_layers=6)
-    with pytest.raises(ParameterError, match=message):
-        validate_parameters(_changed(base, path, value), namespaces_in_run=["synthetic_sims"])
+    parameters = _changed(base, path, value)
+    validate_parameters(parameters)
+    with pytest.raises(error, match=message):
+        check_run_inputs(parameters, ["synthetic_sims"], _used("synthetic_sims"))
