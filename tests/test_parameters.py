@@ -79,6 +79,9 @@ UNKNOWN_KEYS = {
                 r"did you mean 'experiment_variants\.KuDA\.architecture'"),
     "variant_architecture": (["experiment_variants", "w/o CE", "architecture", "alfa"], 0.0,
                              r"did you mean 'experiment_variants\.w/o CE\.architecture\.alpha'"),
+    "tune": (["tune", "search_space", "learning_rate", "hihg"], 1.0,
+             r"did you mean 'tune\.search_space\.learning_rate\.high'"),
+    "ray": (["experiments", "ray", "cell_cpu"], 1, r"did you mean 'experiments\.ray\.cell_cpus'"),
     "nothing_near": (["totally_unrelated"], 1, r"^unknown parameter 'totally_unrelated'; known keys here: \["),
 }
 
@@ -176,6 +179,12 @@ INVALID = {
                                    r"experiments\.training \(on synthetic_sims\): TrainConfig\.epochs=0 is invalid"),
     "no_variants": (["experiment_variants"], {},
                     r"^experiment_variants: experiment variants must be a non-empty mapping name -> overrides"),
+    "tune_metric": (["tune", "metric"], "Acc7",
+                    r"^tune\.metric: 'Acc7' is not a metric of the scheme 'sims' of synthetic_sims; expected one of"),
+    "tune_mode": (["tune", "mode"], "best", r"^tune\.mode: expected one of \['min', 'max'\], got 'best'"),
+    "tune_search_space": (["tune", "search_space", "batch_size"], {"type": "normal", "low": 8, "high": 64},
+                          r"tune\.search_space\.batch_size\.type: expected one of \['loguniform', 'uniform'"),
+    "ray_cpus": (["experiments", "ray", "cell_cpus"], 0, r"experiments\.ray: experiments\.ray\.cell_cpus=0 is invalid"),
     "variant_value_on_a_dataset": (["experiment_variants", "w/o CE", "architecture", "alpha"], -1.0,
                                    r"experiment_variants\.w/o CE on synthetic_sims: KudaConfig\.k and "
                                    r"KudaConfig\.alpha must be >= 0"),

@@ -21,6 +21,8 @@ from kuda_pipeline.data.mmsa import SPLITS
 from kuda_pipeline.data.synthetic import SyntheticSpec
 from kuda_pipeline.evaluation.metrics import METRIC_FUNCTIONS, metric_names
 from kuda_pipeline.experiments.grid import ENTRY_FIELDS, TRAINING_OVERRIDES, FigureSpec, plan_grid
+from kuda_pipeline.experiments.ray_settings import RaySettings
+from kuda_pipeline.experiments.tuning import DISTRIBUTIONS, TUNE_FIELDS, TuneSpec
 from kuda_pipeline.experiments.variants import parse_variants
 from kuda_pipeline.model.config import TASK_LOSSES, KudaConfig
 from kuda_pipeline.model.text_encoder import read_text_encoder_depth, read_token_limits
@@ -41,7 +43,7 @@ from kuda_pipeline.parameter_schema import (
     section_from_dataclass,
     unknown_key_message,
 )
-from kuda_pipeline.pipeline_registry import PAPER_DATASETS, STAGE_DATASETS_PARAMETER, SYNTHETIC_DATASETS
+from kuda_pipeline.pipeline_registry import PAPER_DATASETS, STAGE_DATASETS_PARAMETER, SYNTHETIC_DATASETS, TUNE_DATASET
 from kuda_pipeline.pipelines._common import text_encoder_source
 from kuda_pipeline.pretrained import EMBEDDED, PretrainedUnavailableError, unavailable_reason
 from kuda_pipeline.training.config import DEVICE_PATTERN, TrainConfig
@@ -111,6 +113,11 @@ NAMESPACE_SECTIONS: dict[str, Any] = {
                             "seq2seq": SEQ2SEQ}, required=("backend",), check=_check_translation),
 }
 
+RAY = section_from_dataclass(RaySettings, check=RaySettings.from_params)
+TRAINING_OVERRIDE = section_from_dataclass(TrainConfig, exclude=tuple(
+    name for name in TrainConfig.__dataclass_fields__ if name not in TRAINING_OVERRIDES), partial=True)
+DISTRIBUTION = Section({"type": one_of(*DISTRIBUTIONS), **{field: ANY for fields in DISTRIBUTIONS.values()
+                                                            for field in fields}}, required=("type",))
 VARIANT = Section({"architecture": section_from_dataclass(KudaConfig, exclude=tuple(_DATA_SHAPE_STAND_INS),
                                                           partial=True),
                    "use_knowledge": one_of(True, False)})
@@ -119,11 +126,17 @@ GLOBAL_SECTIONS: dict[str, Any] = {
     "experiments": Section({
         "name": STR,
         "grid": ListOf(Section({key: ANY for key in ENTRY_FIELDS}, required=ENTRY_FIELDS)),
-        "training": section_from_dataclass(TrainConfig, exclude=tuple(
-            name for name in TrainConfig.__dataclass_fields__ if name not in TRAINING_OVERRIDES), partial=True),
+        "training": TRAINING_OVERRIDE,
         "figures": section_from_dataclass(FigureSpec),
         "report": Section({"counterparts": MapOf(list_of(STR))}),
+        "ray": RAY,
     }, required=("name", "grid", "figures")),
+    "tune": Section({
+        "name": STR, "metric": STR, "mode": one_of("min", "max"), "num_samples": POSITIVE_INT,
+        "max_concurrent": POSITIVE_INT, "seed": ANY, "training": TRAINING_OVERRIDE,
+        "search_space": MapOf(DISTRIBUTION), "asha": Section({"grace_period": POSITIVE_INT, "reduction_factor": ANY}),
+        "storage": STR, "ray": RAY,
+    }, required=tuple(name for name in TUNE_FIELDS if name != "ray"), check=TuneSpec.from_params),
     "experiment_variants": MapOf(VARIANT),
 }
 
@@ -145,6 +158,7 @@ def validate_parameters(parameters: Mapping[str, Any]) -> None:
             raise ParameterError(unknown_key_message("", key, [*DATASET_NAMESPACES, *GLOBAL_SECTIONS]))
     _check_variants(parameters)
     _check_experiments(parameters)
+    _check_tune(parameters)
 
 
 def check_run_inputs(parameters: Mapping[str, Any], namespaces: Iterable[str], used: Collection[str]) -> None:
@@ -219,6 +233,17 @@ def _check_experiments(parameters: Mapping[str, Any]) -> None:
         except ValueError as error:
             raise ParameterError(f"{where}: {error}") from error
         _check_selection_metric(train, namespace["model"]["scheme"], where)
+
+
+def _check_tune(parameters: Mapping[str, Any]) -> None:
+    """The search's metric is a validation metric of the tuned dataset's scheme."""
+    namespace = parameters.get(TUNE_DATASET, {})
+    if "tune" not in parameters or "model" not in namespace:
+        return
+    known = metric_names(namespace["model"]["scheme"])
+    if parameters["tune"]["metric"] not in known:
+        raise ParameterError(f"tune.metric: {parameters['tune']['metric']!r} is not a metric of the scheme "
+                             f"'{namespace['model']['scheme']}' of {TUNE_DATASET}; expected one of {list(known)}")
 
 
 def _check_text_encoder_fits(namespace: Mapping[str, Any], path: str) -> None:
