@@ -80,13 +80,15 @@ def stage_write(dataset: str, raw_dir: Path) -> dict:
 
 def stage_ingest(pickle_path: Path, arrays_dir: Path, dataset: str) -> dict:
     from kuda_pipeline.data.mmsa import ingest_mmsa
+    from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir, read_token_limits
     from kuda_pipeline.data.safe_pickle import load_untrusted_pickle
     from kuda_pipeline.data.split_arrays import save_split_arrays
 
     label_range = tuple(paper_parameters()[dataset]["ingestion"]["label_range"])
     start, start_cpu = time.perf_counter(), process_cpu_seconds()
     raw = load_untrusted_pickle(pickle_path)
-    ingested = ingest_mmsa(raw, str(pickle_path), label_range)
+    ingested = ingest_mmsa(raw, str(pickle_path), label_range,
+                           token_limits=read_token_limits(embedded_text_encoder_dir()))  # the stand-ins' tokenizer
     del raw
     save_split_arrays(arrays_dir, ingested.splits)
     return {"wall_s": time.perf_counter() - start, "cpu_s": process_cpu_seconds() - start_cpu,

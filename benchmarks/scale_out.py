@@ -31,7 +31,7 @@ from kuda_pipeline.data.mmsa import ingest_mmsa
 from kuda_pipeline.data.synthetic import SyntheticSpec, generate_corpus
 from kuda_pipeline.experiments import CellSpec, DatasetInputs, parse_variants, run_grid_cells
 from kuda_pipeline.model.knowledge import UnimodalKnowledgeModel
-from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir, load_text_encoder
+from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir, load_text_encoder, read_token_limits
 from kuda_pipeline.training import distributed
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.seeding import seed_everything
@@ -56,7 +56,8 @@ def setting(n_train: int, bert_layers: int, directory: Path) -> dict:
     spec = SyntheticSpec(n_train=n_train, n_valid=n_train // 4, n_test=n_train // 4, text_length=39,
                          vision_length=55, vision_dim=709, audio_length=400, audio_dim=33, language="zh", seed=1)
     raw, _ = generate_corpus(spec, tokenizer)
-    arrays = ingest_mmsa(raw, source="bench.pkl", label_range=(-1.0, 1.0)).splits
+    arrays = ingest_mmsa(raw, source="bench.pkl", label_range=(-1.0, 1.0),
+                         token_limits=read_token_limits(directory)).splits
     arrays = {split: {key: np.array(values) for key, values in columns.items()} for split, columns in arrays.items()}
     config = kuda_config(ARCHITECTURE, arrays)
     knowledge = {m: {"config": config_to_dict(config), "modality": m,

@@ -7,7 +7,7 @@ from transformers import AutoTokenizer
 from kuda_pipeline.data.mmsa import ingest_mmsa
 from kuda_pipeline.data.safe_pickle import load_untrusted_pickle
 from kuda_pipeline.data.standins import REAL_FILES, generate_standin, standin_spec, write_standins
-from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir
+from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir, read_token_limits
 
 SMALL = {"train": 12, "valid": 5, "test": 6}
 
@@ -57,7 +57,8 @@ def test_a_stand_in_has_the_real_keys_dtypes_shapes_and_quirks(tokenizer, datase
 def test_stand_ins_pass_ingestion_with_their_inf_steps_replaced(tokenizer):
     data, _ = generate_standin("simsv2", tokenizer, {"train": 200, "valid": 5, "test": 6})
 
-    report = ingest_mmsa(data, "simsv2.pkl", (-1.0, 1.0)).report
+    report = ingest_mmsa(data, "simsv2.pkl", (-1.0, 1.0),
+                         token_limits=read_token_limits(embedded_text_encoder_dir())).report
 
     replaced = report["splits"]["train"]["non_finite_replaced"]
     assert replaced["audio"] > 0 and replaced["vision"] > 0

@@ -17,7 +17,7 @@ from kuda_pipeline.data.mmsa import ingest_mmsa
 from kuda_pipeline.data.synthetic import SyntheticSpec, generate_corpus
 from kuda_pipeline.model.knowledge import UnimodalKnowledgeModel
 from kuda_pipeline.model.objectives import fusion_step
-from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir, load_text_encoder
+from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir, load_text_encoder, read_token_limits
 from kuda_pipeline.training import distributed, stages
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.distributed import BatchShard, Topology, per_rank_batch_size
@@ -67,7 +67,8 @@ def setting(tmp_path_factory) -> dict:
     tokenizer.save_pretrained(bert_dir)
     raw, _ = generate_corpus(SPEC, tokenizer)
     arrays = {split: {key: np.asarray(values) for key, values in columns.items()}
-              for split, columns in ingest_mmsa(raw, source="tiny.pkl", label_range=(-1.0, 1.0)).splits.items()}
+              for split, columns in ingest_mmsa(raw, source="tiny.pkl", label_range=(-1.0, 1.0),
+                                                 token_limits=read_token_limits(bert_dir)).splits.items()}
     config = kuda_config(ARCHITECTURE_NO_DROPOUT, arrays)
     torch.manual_seed(3)
     knowledge = {}
