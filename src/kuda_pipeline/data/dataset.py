@@ -7,10 +7,10 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
+from kuda_pipeline.data.contract import FEATURE_KEYS, LABEL_KEY, LENGTH_KEYS, TEXT_KEY, UNIMODAL_LABEL_KEYS
 from kuda_pipeline.data.length_grouping import LengthGroupedBatchSampler, sample_lengths
 
-UNIMODAL_LABELS = {"label_T": "t", "label_V": "v", "label_A": "a"}
-_REQUIRED_KEYS = ("text_bert", "vision", "audio", "vision_lengths", "audio_lengths", "label")
+_REQUIRED_KEYS = (TEXT_KEY, *FEATURE_KEYS, *LENGTH_KEYS.values(), LABEL_KEY)
 
 
 def padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
@@ -60,11 +60,11 @@ class MultimodalDataset(Dataset):
         missing = [key for key in _REQUIRED_KEYS if key not in arrays]
         if missing:
             raise ValueError(f"split arrays lack key(s) {missing}; found {sorted(arrays)}")
-        sizes = {key: len(arrays[key]) for key in (*_REQUIRED_KEYS, *UNIMODAL_LABELS) if key in arrays}
+        sizes = {key: len(arrays[key]) for key in (*_REQUIRED_KEYS, *UNIMODAL_LABEL_KEYS.values()) if key in arrays}
         if len(set(sizes.values())) != 1:
             raise ValueError(f"split arrays disagree on the number of samples: {sizes}")
         self.arrays = arrays
-        self._size = sizes["label"]
+        self._size = sizes[LABEL_KEY]
 
     def __len__(self) -> int:
         return self._size
@@ -85,14 +85,14 @@ class MultimodalDataset(Dataset):
 
         vision, audio = rows("vision"), rows("audio")
         return Batch(
-            text=rows("text_bert").long(),
+            text=rows(TEXT_KEY).long(),
             vision=vision.float(),
-            vision_mask=padding_mask(rows("vision_lengths"), vision.shape[1]),
+            vision_mask=padding_mask(rows(LENGTH_KEYS["vision"]), vision.shape[1]),
             audio=audio.float(),
-            audio_mask=padding_mask(rows("audio_lengths"), audio.shape[1]),
-            label=rows("label").float(),
+            audio_mask=padding_mask(rows(LENGTH_KEYS["audio"]), audio.shape[1]),
+            label=rows(LABEL_KEY).float(),
             index=torch.from_numpy(index),
-            unimodal_labels={m: rows(key).float() for key, m in UNIMODAL_LABELS.items() if key in self.arrays},
+            unimodal_labels={m: rows(key).float() for m, key in UNIMODAL_LABEL_KEYS.items() if key in self.arrays},
         )
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 from transformers import PreTrainedTokenizerBase
 
-SplitArrays = Mapping[str, Mapping[str, np.ndarray]]
+from kuda_pipeline.data.contract import SplitArrays
 
 
 def tokenize_text_bert(texts: list[str], tokenizer: PreTrainedTokenizerBase, text_length: int) -> np.ndarray:

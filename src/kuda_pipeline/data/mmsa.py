@@ -14,20 +14,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kuda_pipeline.data.contract import (
+    FEATURE_KEYS,
+    LABEL_KEY,
+    LENGTH_KEYS,
+    RAW_LABEL_KEY,
+    RAW_UNIMODAL_LABEL_KEYS,
+    SPLITS,
+    TEXT_KEY,
+    UNIMODAL_LABEL_KEYS,
+)
+
 logger = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
-REQUIRED_KEYS = (
-    "id", "raw_text", "text_bert", "vision", "audio", "vision_lengths", "audio_lengths",
-    "regression_labels",
-)
-UNIMODAL_LABEL_KEYS = {
-    "label_T": "regression_labels_T",
-    "label_V": "regression_labels_V",
-    "label_A": "regression_labels_A",
-}
-FEATURE_KEYS = ("vision", "audio")
-LENGTH_KEYS = {"vision": "vision_lengths", "audio": "audio_lengths"}
+REQUIRED_KEYS = ("id", "raw_text", TEXT_KEY, *FEATURE_KEYS, *LENGTH_KEYS.values(), RAW_LABEL_KEY)
 _LABEL_TOLERANCE = 1e-4
 _CLEAN_CHUNK_BYTES = 64 * 2**20
 
@@ -113,9 +113,9 @@ def _parse_split(
     missing = [key for key in REQUIRED_KEYS if key not in split_raw]
     if missing:
         raise where.error(missing[0], f"required key(s) {missing} missing; found {sorted(split_raw)}")
-    unimodal = [key for key in UNIMODAL_LABEL_KEYS.values() if key in split_raw]
-    if unimodal and len(unimodal) != len(UNIMODAL_LABEL_KEYS):
-        absent = [key for key in UNIMODAL_LABEL_KEYS.values() if key not in unimodal]
+    unimodal = [key for key in RAW_UNIMODAL_LABEL_KEYS.values() if key in split_raw]
+    if unimodal and len(unimodal) != len(RAW_UNIMODAL_LABEL_KEYS):
+        absent = [key for key in RAW_UNIMODAL_LABEL_KEYS.values() if key not in unimodal]
         raise where.error(absent[0], f"unimodal labels must come all three or none; found only {unimodal}")
     values = {key: np.asarray(split_raw[key]) for key in (*REQUIRED_KEYS, *unimodal)}
     _check_shapes_and_dtypes(values, where)
@@ -126,10 +126,10 @@ def _parse_split(
         arrays[key], non_finite[key] = _feature_array(values[key], where, key)
         length_key = LENGTH_KEYS[key]
         arrays[length_key] = _length_array(values[length_key], arrays[key].shape[1], where, length_key)
-    arrays["label"] = _label_array(values["regression_labels"], label_range, where, "regression_labels")
-    for name, key in UNIMODAL_LABEL_KEYS.items():
+    arrays[LABEL_KEY] = _label_array(values[RAW_LABEL_KEY], label_range, where, RAW_LABEL_KEY)
+    for modality, key in RAW_UNIMODAL_LABEL_KEYS.items():
         if key in values:
-            arrays[name] = _label_array(values[key], label_range, where, key)
+            arrays[UNIMODAL_LABEL_KEYS[modality]] = _label_array(values[key], label_range, where, key)
     return _ParsedSplit(
         arrays=arrays,
         raw_text=values["raw_text"],
@@ -275,13 +275,17 @@ def _check_across_splits(parsed: dict[str, _ParsedSplit], source: str) -> None:
                 raise where.error(
                     key, f"per-sample shape {found} differs from {expected} in split '{reference_split}'"
                 )
-        unimodal, expected_unimodal = "label_T" in data.arrays, "label_T" in reference.arrays
+        unimodal, expected_unimodal = _has_unimodal_labels(data.arrays), _has_unimodal_labels(reference.arrays)
         if unimodal != expected_unimodal:
             raise where.error(
-                UNIMODAL_LABEL_KEYS["label_T"],
+                RAW_UNIMODAL_LABEL_KEYS["t"],
                 f"unimodal labels present: {unimodal}, but in split '{reference_split}': {expected_unimodal}",
             )
     _check_unique_ids(parsed, source)
+
+
+def _has_unimodal_labels(arrays: Mapping[str, np.ndarray]) -> bool:
+    return UNIMODAL_LABEL_KEYS["t"] in arrays
 
 
 def _check_unique_ids(parsed: dict[str, _ParsedSplit], source: str) -> None:
@@ -303,9 +307,9 @@ def _samples_table(split: str, data: _ParsedSplit) -> pd.DataFrame:
         "id": arrays["id"],
         "split": split,
         "raw_text": data.raw_text.astype(str),
-        "label": arrays["label"],
+        "label": arrays[LABEL_KEY],
     }
-    columns.update({name: arrays[name] for name in UNIMODAL_LABEL_KEYS if name in arrays})
+    columns.update({key: arrays[key] for key in UNIMODAL_LABEL_KEYS.values() if key in arrays})
     columns["text_length"] = arrays["text_bert"][:, 1, :].sum(axis=1)
     columns["vision_length"] = arrays["vision_lengths"]
     columns["audio_length"] = arrays["audio_lengths"]
@@ -313,7 +317,7 @@ def _samples_table(split: str, data: _ParsedSplit) -> pd.DataFrame:
 
 
 def _report(parsed: dict[str, _ParsedSplit], source: str, token_limits: TokenLimits) -> dict[str, Any]:
-    labels = np.concatenate([data.arrays["label"] for data in parsed.values()])
+    labels = np.concatenate([data.arrays[LABEL_KEY] for data in parsed.values()])
     return {
         "source": source,
         "splits": {
@@ -327,6 +331,6 @@ def _report(parsed: dict[str, _ParsedSplit], source: str, token_limits: TokenLim
         },
         "label_min": float(labels.min()) if labels.size else None,
         "label_max": float(labels.max()) if labels.size else None,
-        "has_unimodal_labels": "label_T" in next(iter(parsed.values())).arrays,
+        "has_unimodal_labels": _has_unimodal_labels(next(iter(parsed.values())).arrays),
         "token_limits": dataclasses.asdict(token_limits),
     }

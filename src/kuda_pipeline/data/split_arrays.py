@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-_SPLIT_ORDER = ("train", "valid", "test")
+from kuda_pipeline.data.contract import SPLITS
 
 
 def save_split_arrays(directory: Path, splits: dict[str, dict[str, np.ndarray]]) -> None:
@@ -51,7 +51,7 @@ def load_split_arrays(directory: Path) -> dict[str, dict[str, np.ndarray]]:
         raise FileNotFoundError(f"split arrays directory {directory} does not exist")
     split_dirs = sorted(
         (path for path in directory.iterdir() if path.is_dir() and any(path.glob("*.npy"))),
-        key=lambda path: (_SPLIT_ORDER.index(path.name) if path.name in _SPLIT_ORDER else len(_SPLIT_ORDER),
+        key=lambda path: (SPLITS.index(path.name) if path.name in SPLITS else len(SPLITS),
                           path.name),
     )
     if not split_dirs:

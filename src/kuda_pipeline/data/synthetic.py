@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from kuda_pipeline.data._synthetic_labels import draw_label_steps
+from kuda_pipeline.data.contract import RAW_UNIMODAL_LABEL_KEYS
 from kuda_pipeline.data._synthetic_text import check_vocabulary, draw_sentences
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def generate_corpus(
         "classification_labels": np.sign(steps.multimodal) + 1,  # 0 negative, 1 neutral, 2 positive
     }
     if spec.unimodal_labels:
-        columns.update({f"regression_labels_{m}": unimodal[:, j] for j, m in enumerate("TVA")})
+        columns.update({key: unimodal[:, j] for j, key in enumerate(RAW_UNIMODAL_LABEL_KEYS.values())})
     bounds = np.cumsum([0, *spec.split_sizes.values()])
     data = {
         split: {key: array[start:stop] for key, array in columns.items()}

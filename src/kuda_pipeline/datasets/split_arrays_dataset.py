@@ -7,9 +7,8 @@ from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
+from kuda_pipeline.data.contract import SplitArrays
 from kuda_pipeline.data.split_arrays import load_split_arrays, save_split_arrays
-
-SplitArrays = dict[str, dict[str, Any]]
 
 
 class SplitArraysDataset(AbstractVersionedDataset[SplitArrays, SplitArrays]):

@@ -13,16 +13,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from kuda_pipeline.evaluation.label_statistics import MODALITIES
-
-MODALITY_NAMES = {"T": "text", "V": "vision", "A": "audio"}
+from kuda_pipeline.data.contract import MODALITIES, MODALITY_NAMES
+from kuda_pipeline.evaluation.label_statistics import DOMINANT_SHARE_COLUMNS
 GROUP_WIDTH = 0.8
 
 
 def plot_dominance(stats: pd.DataFrame, dataset: str) -> Figure:
     """Grouped bars: per split, the percentage of samples in which text, vision or audio dominates."""
     figure, axes = _new_axes(f"{dataset}: samples dominated by each modality")
-    columns = [f"dominant_share_{modality}" for modality in MODALITIES]
+    columns = [DOMINANT_SHARE_COLUMNS[modality] for modality in MODALITIES]
     if stats.empty:
         return _no_statistics(figure, axes)
     _check_columns(stats, columns)

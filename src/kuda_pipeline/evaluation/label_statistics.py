@@ -19,15 +19,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-MODALITIES = ("T", "V", "A")
-UNIMODAL_COLUMNS = tuple(f"label_{modality}" for modality in MODALITIES)
-REQUIRED_COLUMNS = ("split", "label", *UNIMODAL_COLUMNS)
+from kuda_pipeline.data.contract import LABEL_KEY, MODALITIES, TIE_MARGIN, UNIMODAL_LABEL_KEYS
+
+UNIMODAL_COLUMNS = tuple(UNIMODAL_LABEL_KEYS.values())
+REQUIRED_COLUMNS = ("split", LABEL_KEY, *UNIMODAL_COLUMNS)
 ALL_SPLITS = "all"
-TIE_MARGIN = 1e-6
+DOMINANT_SHARE_COLUMNS = {m: f"dominant_share_{m.upper()}" for m in MODALITIES}
 SHARE_COLUMNS = (
-    *(f"dominant_share_{modality}" for modality in MODALITIES),
+    *DOMINANT_SHARE_COLUMNS.values(),
     "noise_share",
-    *(f"noise_share_{modality}" for modality in MODALITIES),
+    *(f"noise_share_{m.upper()}" for m in MODALITIES),
 )
 STATISTICS_COLUMNS = ("split", "n_samples", *SHARE_COLUMNS)
 

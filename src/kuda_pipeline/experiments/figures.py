@@ -11,12 +11,11 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from kuda_pipeline.data.contract import MODALITIES, MODALITY_NAMES, TIE_MARGIN
 from kuda_pipeline.experiments.probe import FUSED, CellProbe
 
-MODALITIES = ("t", "v", "a")
-NAMES = {"t": "text", "v": "vision", "a": "audio", FUSED: "fused"}
+NAMES = {**MODALITY_NAMES, FUSED: "fused"}
 COLOURS = {"t": "tab:blue", "v": "tab:orange", "a": "tab:green", FUSED: "tab:red"}
-TIE_MARGIN = 1e-6  # as the label statistics (Appendix A): float32 labels on a 0.2 grid
 
 
 def embed_2d(points: np.ndarray, method: str, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:

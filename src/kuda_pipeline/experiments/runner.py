@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kuda_pipeline.data.contract import SplitArrays
 from kuda_pipeline.experiments.grid import CellSpec
 from kuda_pipeline.experiments.keys import arrays_fingerprint, cell_key, state_fingerprint
 from kuda_pipeline.experiments.probe import CellProbe, probe_model
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.seeding import seed_everything
 from kuda_pipeline.training.stages import (
-    SplitArrays,
     config_to_dict,
     kuda_config,
     predict_split,

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-MODALITIES = ("t", "v", "a")
+from kuda_pipeline.data.contract import MODALITIES
+
 TASK_LOSSES = ("mae", "mse")
 TEST_RATIOS = ("one", "skip")
 FUSIONS = ("daf", "concat", "add", "tfn", "lmf", "cmt")

@@ -10,7 +10,8 @@ from transformers import PreTrainedModel
 
 from kuda_pipeline.data.dataset import Batch
 from kuda_pipeline.model.adapter import KnowledgeAdapter
-from kuda_pipeline.model.config import MODALITIES, KudaConfig
+from kuda_pipeline.data.contract import MODALITIES
+from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.heads import UnimodalDecoder
 from kuda_pipeline.model.sequence_encoder import SequenceEncoder
 from kuda_pipeline.model.text_encoder import TextEncoder

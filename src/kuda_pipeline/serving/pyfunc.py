@@ -19,6 +19,7 @@ import torch
 from numpy.typing import ArrayLike
 from transformers import AutoConfig, AutoModel
 
+from kuda_pipeline.data.contract import LENGTH_KEYS
 from kuda_pipeline.data.dataset import Batch, padding_mask
 from kuda_pipeline.evaluation.metrics import METRIC_FUNCTIONS
 from kuda_pipeline.model.config import KudaConfig
@@ -28,7 +29,6 @@ from kuda_pipeline.training.device import resolve_device
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64
-LENGTH_KEYS = {"vision": "vision_lengths", "audio": "audio_lengths"}
 ID_KEY = "id"
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from kuda_pipeline.data.contract import UNIMODAL_LABEL_KEYS, SplitArrays
 from kuda_pipeline.data.dataset import make_loader
 from kuda_pipeline.evaluation.metrics import compute_metrics
 from kuda_pipeline.model.config import KudaConfig
@@ -33,9 +34,6 @@ from kuda_pipeline.training.loop import EpochResult, evaluate
 from kuda_pipeline.training.seeding import seed_everything
 
 logger = logging.getLogger(__name__)
-
-SplitArrays = Mapping[str, Mapping[str, np.ndarray]]
-UNIMODAL_LABEL_KEYS = {"t": "label_T", "v": "label_V", "a": "label_A"}
 
 
 @dataclass

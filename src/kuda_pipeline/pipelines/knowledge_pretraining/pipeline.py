@@ -4,9 +4,9 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import pretrain_modality_knowledge
+from kuda_pipeline.data.contract import MODALITIES
 
-MODALITIES = ("t", "v", "a")
+from .nodes import pretrain_modality_knowledge
 
 
 def _pretrain(modality: str):
