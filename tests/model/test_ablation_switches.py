@@ -46,12 +46,12 @@ def test_without_adapters_h_m_is_the_global_representation_of_width_d_m():
         assert encoder.decoder.mlp[0].in_features == WIDTHS[m]
         assert model.fusion.projectors[m].features.in_features == WIDTHS[m]
         with torch.no_grad():
-            output = encoder(batch)
+            output = encoder(**batch.inputs)
         assert output.representation.shape == (B, LENGTHS[m], WIDTHS[m])
     with torch.no_grad():
         hidden = model.knowledge["v"].encoder(batch.vision, batch.vision_mask)
-        torch.testing.assert_close(model.knowledge["v"](batch).representation, hidden[-1])
-    assert model(batch).prediction.shape == (B,)
+        torch.testing.assert_close(model.knowledge["v"](**batch.inputs).representation, hidden[-1])
+    assert model(**batch.inputs).prediction.shape == (B,)
 
 
 def test_without_adapters_stage_two_freezes_only_the_decoders_and_loads_stage_one():
@@ -92,9 +92,9 @@ def test_perturbing_an_intermediate_encoder_layer_reaches_h_k_only_with_injectio
     encoder = KnowledgeEncoder(tiny_config(inject_intermediate_layers=inject), "v").eval()
     batch = tiny_batch()
     with torch.no_grad():
-        reference = encoder(batch).representation
+        reference = encoder(**batch.inputs).representation
         hook = encoder.encoder.layers[0].register_forward_hook(lambda module, args, output: output + 1.0)
-        changed = encoder(batch).representation
+        changed = encoder(**batch.inputs).representation
         hook.remove()
     valid = batch.vision_mask
     global_part, knowledge_part = (changed - reference)[valid].split(16, dim=-1)  # each (valid steps, d_v)
@@ -114,7 +114,7 @@ def test_without_sentiment_ratio_and_ce_loss_the_loss_is_the_task_loss():
     torch.manual_seed(3)
     step = fusion_step(model, batch)
     torch.manual_seed(3)
-    output = model(batch)
+    output = model(**batch.inputs, label=batch.label)
     assert all(torch.equal(r, torch.ones(B)) for r in output.ratios.values())
     assert step.loss.item() == pytest.approx(task_loss(output.prediction, batch.label, "mae").item(), rel=1e-6)
     assert step.parts["ce"] > 0

@@ -23,8 +23,8 @@ def test_factory_covers_every_configurable_fusion():
 
 @pytest.mark.parametrize("fusion", FUSIONS)
 def test_output_shapes_ratios_and_finite_ce_loss(fusion):
-    model = tiny_model(fusion=fusion).train()
-    output = model(tiny_batch())
+    model, batch = tiny_model(fusion=fusion).train(), tiny_batch()
+    output = model(**batch.inputs, label=batch.label)
     assert isinstance(model.fusion, FUSION_MODULES[fusion])
     assert output.prediction.shape == (B,) and output.fused.shape == (B, D_F)
     assert {m: h.shape for m, h in output.projected.items()} == {m: (B, D_F) for m in "tva"}
@@ -53,8 +53,8 @@ def test_padded_vision_and_audio_steps_change_nothing(fusion):
         audio=torch.where(batch.audio_mask[..., None], batch.audio, torch.randn_like(batch.audio) * 100),
     )
     with torch.no_grad():
-        reference, changed = model(batch), model(perturbed)
-        valid_change = model(dataclasses.replace(batch, audio=batch.audio + 1.0))
+        reference, changed = model(**batch.inputs), model(**perturbed.inputs)
+        valid_change = model(**dataclasses.replace(batch, audio=batch.audio + 1.0).inputs)
     torch.testing.assert_close(changed.prediction, reference.prediction, rtol=0, atol=1e-6)
     torch.testing.assert_close(changed.fused, reference.fused, rtol=0, atol=1e-6)
     torch.testing.assert_close(changed.ce_loss, reference.ce_loss, rtol=0, atol=1e-6)
@@ -65,7 +65,7 @@ def test_padded_vision_and_audio_steps_change_nothing(fusion):
 def test_attention_fusions_return_maps_per_block(fusion):
     model = tiny_model(fusion=fusion).eval()
     with torch.no_grad():
-        plain, output = model(tiny_batch()), model(tiny_batch(), return_attention=True)
+        plain, output = model(**tiny_batch().inputs), model(**tiny_batch().inputs, return_attention=True)
     keys = "tva" if fusion == "daf" else "va"
     assert {m: a.shape for m, a in output.attention.items()} == {m: (B, 2, L_T, L_T) for m in keys}
     torch.testing.assert_close(output.attention["v"].sum(-1), torch.ones(B, 2, L_T))
@@ -74,13 +74,13 @@ def test_attention_fusions_return_maps_per_block(fusion):
 
 @pytest.mark.parametrize("fusion", ["concat", "add", "tfn", "lmf"])
 def test_fusions_without_attention_return_no_maps(fusion):
-    assert tiny_model(fusion=fusion).eval()(tiny_batch(), return_attention=True).attention is None
+    assert tiny_model(fusion=fusion).eval()(**tiny_batch().inputs, return_attention=True).attention is None
 
 
 def fusion_inputs(model):
     """The projected Ĥ_m (B, L_f, d_f) the fusion of `model` sees on the tiny batch (eval mode)."""
     batch = tiny_batch()
-    unimodal = {m: encoder(batch) for m, encoder in model.knowledge.items()}
+    unimodal = {m: encoder(**batch.inputs) for m, encoder in model.knowledge.items()}
     return model.fusion(unimodal, None)
 
 
@@ -138,7 +138,8 @@ def test_text_audio_subset_builds_no_vision_parameters(fusion):
     model = tiny_model(fusion=fusion, modalities=("t", "a")).train()
     names = [name for name, _ in model.named_parameters()] + [name for name, _ in model.named_modules()]
     assert not any("v" in name.split(".") for name in names), fusion
-    output = model(tiny_batch())
+    batch = tiny_batch()
+    output = model(**batch.inputs, label=batch.label)
     assert set(output.projected) == {"t", "a"} and output.prediction.shape == (B,)
     assert torch.isfinite(output.ce_loss)
 
@@ -148,7 +149,8 @@ def test_vision_audio_subset_needs_no_text_encoder(fusion):
     torch.manual_seed(0)
     model = tiny_model(fusion=fusion, modalities=("v", "a"))
     assert list(model.knowledge) == ["v", "a"] and not any("t" in n.split(".") for n, _ in model.named_parameters())
-    assert model(tiny_batch()).prediction.shape == (B,)
+    batch = tiny_batch()
+    assert model(**batch.inputs, label=batch.label).prediction.shape == (B,)
 
 
 def test_text_centred_fusion_needs_text_and_another_modality():

@@ -83,7 +83,7 @@ def tiny_batch(seed: int = 0, vision_dim: int = D_V) -> Batch:
 def test_training_forward_shapes_and_ratios():
     model = tiny_model().train()
     batch = tiny_batch()
-    output = model(batch)
+    output = model(**batch.inputs, label=batch.label)
     assert output.prediction.shape == (B,)
     assert {m: p.shape for m, p in output.unimodal_predictions.items()} == {m: (B,) for m in "tva"}
     assert output.ce_loss.shape == () and output.ce_loss.item() > 0
@@ -95,13 +95,15 @@ def test_training_forward_shapes_and_ratios():
     for m in "tva":
         torch.testing.assert_close(output.ratios[m], exponentials[m] / total)
     torch.testing.assert_close(sum(output.ratios.values()), torch.ones(B))
+    with pytest.raises(ValueError, match=r"training mode needs `label` for the sentiment ratios"):
+        model(**batch.inputs)
 
 
 def test_attention_maps_per_modality_and_block_when_asked():
     model = tiny_model().eval()
     with torch.no_grad():
-        plain = model(tiny_batch())
-        output = model(tiny_batch(), return_attention=True)
+        plain = model(**tiny_batch().inputs)
+        output = model(**tiny_batch().inputs, return_attention=True)
     assert {m: a.shape for m, a in output.attention.items()} == {m: (B, 2, L_T, L_T) for m in "tva"}
     torch.testing.assert_close(output.attention["a"].sum(-1), torch.ones(B, 2, L_T))
     torch.testing.assert_close(output.prediction, plain.prediction)
@@ -121,8 +123,8 @@ def trained_modality_norms(model: KuDA) -> KuDA:
 def test_eval_ratios_are_one_or_skipped():
     batch = tiny_batch()
     with torch.no_grad():
-        one = trained_modality_norms(tiny_model()).eval()(batch)
-        skip = trained_modality_norms(tiny_model(test_ratio="skip")).eval()(batch)
+        one = trained_modality_norms(tiny_model()).eval()(**batch.inputs)
+        skip = trained_modality_norms(tiny_model(test_ratio="skip")).eval()(**batch.inputs)
     assert all(torch.equal(r, torch.ones(B)) for r in one.ratios.values())
     assert skip.ratios is None
     torch.testing.assert_close(one.unimodal_predictions["v"], skip.unimodal_predictions["v"])
@@ -130,7 +132,7 @@ def test_eval_ratios_are_one_or_skipped():
 
 
 def test_without_sentiment_ratio_training_ratios_are_one():
-    output = tiny_model(use_sentiment_ratio=False).train()(tiny_batch())
+    output = tiny_model(use_sentiment_ratio=False).train()(**tiny_batch().inputs)
     assert all(torch.equal(r, torch.ones(B)) for r in output.ratios.values())
 
 
@@ -143,7 +145,7 @@ def test_padded_vision_and_audio_steps_change_no_output():
         audio=torch.where(batch.audio_mask[..., None], batch.audio, torch.randn_like(batch.audio) * 100),
     )
     with torch.no_grad():
-        reference, changed = model(batch), model(perturbed)
+        reference, changed = model(**batch.inputs), model(**perturbed.inputs)
     assert not torch.equal(perturbed.vision, batch.vision) and not torch.equal(perturbed.audio, batch.audio)
     torch.testing.assert_close(changed.prediction, reference.prediction, rtol=0, atol=1e-6)
     torch.testing.assert_close(changed.fused, reference.fused, rtol=0, atol=1e-6)
@@ -152,7 +154,7 @@ def test_padded_vision_and_audio_steps_change_no_output():
         torch.testing.assert_close(changed.projected[m], reference.projected[m], rtol=0, atol=1e-6)
     valid_change = dataclasses.replace(batch, audio=batch.audio + 1.0)
     with torch.no_grad():
-        assert (model(valid_change).unimodal_predictions["a"] - reference.unimodal_predictions["a"]).abs().max() > 1e-4
+        assert (model(**valid_change.inputs).unimodal_predictions["a"] - reference.unimodal_predictions["a"]).abs().max() > 1e-4
 
 
 @pytest.mark.parametrize("dropout_on", [True, False])
@@ -212,7 +214,7 @@ def test_load_knowledge_skips_and_reports_shape_mismatch():
     assert torch.equal(model.knowledge_state_dict("v")["encoder.input_projection.bias"], before)
     assert not torch.equal(before, state["encoder.input_projection.bias"])
     assert torch.equal(model.knowledge_state_dict("v")["adapter.blocks.1.up.weight"], state["adapter.blocks.1.up.weight"])
-    model.eval()(tiny_batch())  # the model still runs on the target's shapes
+    model.eval()(**tiny_batch().inputs)  # the model still runs on the target's shapes
 
 
 def test_load_knowledge_rejects_unknown_missing_keys_and_modalities():
@@ -237,7 +239,8 @@ def test_modality_subset_builds_nothing_for_absent_modalities():
     names = [name for name, _ in model.named_modules()]
     assert list(model.knowledge) == ["t", "a"] and list(model.fusion.projectors) == ["t", "a"]
     assert not any("v" in name.split(".") for name in names)
-    output = model.train()(tiny_batch())
+    batch = tiny_batch()
+    output = model.train()(**batch.inputs, label=batch.label)
     assert set(output.ratios) == set(output.unimodal_predictions) == {"t", "a"}
     torch.testing.assert_close(output.ratios["t"] + output.ratios["a"], torch.ones(B))
 
@@ -254,7 +257,7 @@ def test_knowledge_step_uses_the_unimodal_label():
     model = UnimodalKnowledgeModel(tiny_config(), "v").eval()
     batch = tiny_batch()
     step = knowledge_step(model, batch)
-    expected = task_loss(model(batch).prediction, batch.unimodal_labels["v"], "mse")
+    expected = task_loss(model(**batch.inputs).prediction, batch.unimodal_labels["v"], "mse")
     assert step.loss.item() == pytest.approx(expected.item(), rel=1e-6)
     assert set(step.predictions) == {"prediction"} and torch.equal(step.targets["label"], batch.unimodal_labels["v"])
     assert step.parts == {"task": pytest.approx(expected.item(), rel=1e-6)}
@@ -267,7 +270,7 @@ def test_fusion_step_adds_the_weighted_ce_loss():
     batch = tiny_batch()
     with torch.no_grad():
         step = fusion_step(model, batch)
-        output = model(batch)
+        output = model(**batch.inputs)
     expected = (output.prediction - batch.label).abs().mean().item() + 0.1 * output.ce_loss.item()
     assert step.loss.item() == pytest.approx(expected, rel=1e-5)
     assert set(step.predictions) == {"prediction", "pred_t", "pred_v", "pred_a"}

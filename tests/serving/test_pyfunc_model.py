@@ -12,7 +12,7 @@ import torch
 from mlflow.pyfunc.scoring_server import infer_and_parse_data
 from transformers import BertConfig, BertModel
 
-from kuda_pipeline.data.dataset import Batch, padding_mask
+from kuda_pipeline.data.dataset import padding_mask
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.kuda import KuDA
 from kuda_pipeline.serving import KudaPyfuncModel, build_pyfunc_model
@@ -65,17 +65,14 @@ def split_arrays(size: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 def direct_predictions(model: KuDA, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """KuDA called on the whole input as one batch."""
-    batch = Batch(
-        text=torch.from_numpy(arrays["text_bert"]).long(),
-        vision=torch.from_numpy(arrays["vision"]),
-        vision_mask=padding_mask(torch.from_numpy(arrays["vision_lengths"]), L_V),
-        audio=torch.from_numpy(arrays["audio"]),
-        audio_mask=padding_mask(torch.from_numpy(arrays["audio_lengths"]), L_A),
-        label=torch.zeros(len(arrays["vision"])),
-        index=torch.arange(len(arrays["vision"])),
-    )
     with torch.no_grad():
-        output = model(batch)
+        output = model(
+            text=torch.from_numpy(arrays["text_bert"]).long(),
+            vision=torch.from_numpy(arrays["vision"]),
+            vision_mask=padding_mask(torch.from_numpy(arrays["vision_lengths"]), L_V),
+            audio=torch.from_numpy(arrays["audio"]),
+            audio_mask=padding_mask(torch.from_numpy(arrays["audio_lengths"]), L_A),
+        )
     unimodal = {f"sentiment_{m}": p.numpy() for m, p in output.unimodal_predictions.items()}
     return {"sentiment": output.prediction.numpy(), **unimodal}
 

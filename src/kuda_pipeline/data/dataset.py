@@ -39,6 +39,12 @@ class Batch:
         return Batch(**{name: value.pin_memory() for name, value in vars(self).items() if name != "unimodal_labels"},
                      unimodal_labels={m: y.pin_memory() for m, y in self.unimodal_labels.items()})
 
+    @property
+    def inputs(self) -> dict[str, torch.Tensor]:
+        """The model inputs by name, as `KuDA.forward` takes them (without the label)."""
+        return {"text": self.text, "vision": self.vision, "vision_mask": self.vision_mask,
+                "audio": self.audio, "audio_mask": self.audio_mask}
+
     def to(self, device: torch.device | str) -> "Batch":
         """A copy of the batch on `device` (non-blocking copies)."""
         return Batch(

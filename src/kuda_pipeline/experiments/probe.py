@@ -60,7 +60,7 @@ def probe_model(
     attention: dict[str, list[np.ndarray]] = {}
     with torch.inference_mode():
         for batch in make_loader(split, batch_size, shuffle=False, seed=0):
-            output = model(batch.to(device), return_attention=True)
+            output = model(**batch.to(device).inputs, return_attention=True)
             for name, values in {**output.projected, FUSED: output.fused}.items():
                 representations.setdefault(name, []).append(values.float().cpu().numpy())
             for m, maps in (output.attention or {}).items():

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from kuda_pipeline.data.dataset import Batch
 from kuda_pipeline.model.adapter import KnowledgeAdapter
 from kuda_pipeline.data.contract import MODALITIES
 from kuda_pipeline.model.config import KudaConfig
@@ -27,14 +26,21 @@ class UnimodalOutput:
     valid: torch.Tensor  # (B, L') bool, True = valid step
 
 
-def modality_input(batch: Batch, modality: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch's input of `modality` and its (B, L_m) valid mask (text: the BERT attention mask)."""
+def modality_input(
+    modality: str,
+    text: torch.Tensor | None,
+    vision: torch.Tensor | None,
+    vision_mask: torch.Tensor | None,
+    audio: torch.Tensor | None,
+    audio_mask: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The input of `modality` and its (B, L_m) valid mask (text: row 1 of `text`, the BERT attention mask)."""
     if modality == "t":
-        return batch.text, batch.text[:, 1] != 0
+        return text, text[:, 1] != 0  # (B, 3, L_t), (B, L_t)
     if modality == "v":
-        return batch.vision, batch.vision_mask
+        return vision, vision_mask
     if modality == "a":
-        return batch.audio, batch.audio_mask
+        return audio, audio_mask
     raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
 
 
@@ -87,8 +93,16 @@ class KnowledgeEncoder(nn.Module):
         """Width of H_m: 2 d_m with an adapter, d_m without."""
         return self.hidden_size * (1 if self.adapter is None else 2)
 
-    def forward(self, batch: Batch) -> UnimodalOutput:
-        inputs, valid = modality_input(batch, self.modality)
+    def forward(
+        self,
+        text: torch.Tensor | None,
+        vision: torch.Tensor | None,
+        vision_mask: torch.Tensor | None,
+        audio: torch.Tensor | None,
+        audio_mask: torch.Tensor | None,
+    ) -> UnimodalOutput:
+        """The inputs as `KuDA.forward` takes them; only this modality's are read (the others may be None)."""
+        inputs, valid = modality_input(self.modality, text, vision, vision_mask, audio, audio_mask)
         if self.trim_padding:
             inputs, valid = trim_padding(inputs, valid, length_dim=2 if self.modality == "t" else 1)
         hidden_states = self.encoder(inputs, valid)

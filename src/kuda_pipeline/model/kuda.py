@@ -10,7 +10,6 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from kuda_pipeline.data.dataset import Batch
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.fusion_variants import build_fusion
 from kuda_pipeline.model.heads import RegressionMLP
@@ -53,7 +52,7 @@ def _listing(keys: list[str], limit: int = 20) -> str:
 class KuDA(nn.Module):
     """Knowledge encoders per modality (`knowledge`), the fusion of `config.fusion` (`fusion`), output MLP (`head`).
 
-    Sentiment ratios (eq. 6) come from the unimodal predictions and `batch.label` in training mode (not
+    Sentiment ratios (eq. 6) come from the unimodal predictions and `label` in training mode (not
     detached, as in the public code); outside training they follow `config.test_ratio`. A fusion that
     does not read them (all but "daf") gets None.
     """
@@ -70,20 +69,35 @@ class KuDA(nn.Module):
         self.fusion = build_fusion(config, shapes)
         self.head = RegressionMLP(config.fusion_dim, config.head_hidden_sizes)
 
-    def forward(self, batch: Batch, return_attention: bool = False) -> KudaOutput:
-        unimodal = {m: encoder(batch) for m, encoder in self.knowledge.items()}
+    def forward(
+        self,
+        text: torch.Tensor | None,  # (B, 3, L_t) int64: token ids, attention mask, segment ids
+        vision: torch.Tensor | None,  # (B, L_v, D_v)
+        vision_mask: torch.Tensor | None,  # (B, L_v) bool, True = valid step
+        audio: torch.Tensor | None,  # (B, L_a, D_a)
+        audio_mask: torch.Tensor | None,  # (B, L_a) bool
+        label: torch.Tensor | None = None,  # (B,), read only by the sentiment ratios in training (eq. 6)
+        return_attention: bool = False,
+    ) -> KudaOutput:
+        """The inputs of a modality the model lacks may be None."""
+        inputs = (text, vision, vision_mask, audio, audio_mask)
+        unimodal = {m: encoder(*inputs) for m, encoder in self.knowledge.items()}
         predictions = {m: output.prediction for m, output in unimodal.items()}
-        ratios = self._ratios(predictions, batch.label)
+        ratios = self._ratios(predictions, label)
         fusion = self.fusion(unimodal, ratios, return_attention)
         fused = fusion.fused.mean(dim=1)  # (B, L_f or 1, d_f) -> (B, d_f)
         projected = {m: h.mean(dim=1) for m, h in fusion.projected.items()}  # each (B, d_f)
         ce_loss = sum(correlation_estimation_loss(h, fused) for h in projected.values())
         return KudaOutput(self.head(fused), predictions, ratios, ce_loss, fused, projected, fusion.attention)
 
-    def _ratios(self, predictions: dict[str, torch.Tensor], label: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    def _ratios(
+        self, predictions: dict[str, torch.Tensor], label: torch.Tensor | None
+    ) -> dict[str, torch.Tensor] | None:
         if not self.fusion.uses_ratios:
             return None
         if self.training and self.config.use_sentiment_ratio:
+            if label is None:
+                raise ValueError("KuDA in training mode needs `label` for the sentiment ratios (eq. 6), got None")
             return sentiment_ratios(predictions, label, self.config.k)
         if not self.training and self.config.test_ratio == "skip":
             return None

@@ -33,7 +33,7 @@ def knowledge_step(model: UnimodalKnowledgeModel, batch: Batch, loss_kind: str =
             f"the batch has {sorted(batch.unimodal_labels)}"
         )
     target = batch.unimodal_labels[model.modality]
-    prediction = model(batch).prediction
+    prediction = model(**batch.inputs).prediction
     loss = task_loss(prediction, target, loss_kind)
     return StepOutput(loss, {"prediction": prediction.detach()}, {"label": target}, {"task": loss.item()})
 
@@ -44,7 +44,7 @@ def fusion_step(model: KuDA, batch: Batch) -> StepOutput:
     Predictions: "prediction" and "pred_<m>" per modality; targets: "label" and "label_<m>" for the
     unimodal labels the batch has.
     """
-    output = model(batch)
+    output = model(**batch.inputs, label=batch.label)
     task = task_loss(output.prediction, batch.label, model.config.task_loss)
     loss = task + model.config.alpha * output.ce_loss
     predictions = {"prediction": output.prediction.detach()}

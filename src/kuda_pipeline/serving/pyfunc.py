@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 from transformers import AutoConfig, AutoModel
 
 from kuda_pipeline.data.contract import LENGTH_KEYS
-from kuda_pipeline.data.dataset import Batch, padding_mask
+from kuda_pipeline.data.dataset import padding_mask
 from kuda_pipeline.evaluation.metrics import METRIC_FUNCTIONS
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.kuda import KuDA
@@ -115,19 +115,14 @@ def model_arrays(
     return arrays
 
 
-def _batch(arrays: Mapping[str, np.ndarray], rows: slice) -> Batch:
-    """Rows `rows` of validated arrays as a `Batch` (labels zero: unused outside training)."""
-    vision, audio = torch.from_numpy(arrays["vision"][rows]), torch.from_numpy(arrays["audio"][rows])
-    size = vision.shape[0]
-    return Batch(
-        text=torch.from_numpy(arrays["text_bert"][rows]),
-        vision=vision,
-        vision_mask=padding_mask(torch.from_numpy(arrays["vision_lengths"][rows]), vision.shape[1]),
-        audio=audio,
-        audio_mask=padding_mask(torch.from_numpy(arrays["audio_lengths"][rows]), audio.shape[1]),
-        label=torch.zeros(size),
-        index=torch.arange(rows.start, rows.start + size),
-    )
+def _inputs(arrays: Mapping[str, np.ndarray], rows: slice, device: torch.device) -> dict[str, torch.Tensor]:
+    """Rows `rows` of validated arrays as the keyword inputs of `KuDA.forward`, on `device`."""
+    inputs = {"text": torch.from_numpy(arrays["text_bert"][rows])}  # (B, 3, L_t)
+    for key, length_key in LENGTH_KEYS.items():
+        features = torch.from_numpy(arrays[key][rows])  # (B, L_m, D_m)
+        inputs[key] = features
+        inputs[f"{key}_mask"] = padding_mask(torch.from_numpy(arrays[length_key][rows]), features.shape[1])
+    return {name: tensor.to(device) for name, tensor in inputs.items()}
 
 
 class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
@@ -191,7 +186,7 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
         chunks: list[dict[str, torch.Tensor]] = []
         with torch.inference_mode():
             for start in range(0, len(arrays["text_bert"]), CHUNK_SIZE):
-                output = self._model(_batch(arrays, slice(start, start + CHUNK_SIZE)).to(device))
+                output = self._model(**_inputs(arrays, slice(start, start + CHUNK_SIZE), device))
                 unimodal = {f"sentiment_{m}": p for m, p in output.unimodal_predictions.items()}
                 chunks.append({"sentiment": output.prediction, **unimodal})
         columns = {name: torch.cat([chunk[name] for chunk in chunks]).cpu().numpy() for name in chunks[0]}
