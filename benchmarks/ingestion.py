@@ -55,7 +55,7 @@ def random_split(rng: np.random.Generator, n: int, first_id: int) -> dict[str, n
 
 
 def stage_write(pickle_path: Path, samples: int) -> dict:
-    from kuda_pipeline.data.synthetic import write_mmsa_pickle
+    from kuda_pipeline.data.safe_pickle import write_mmsa_pickle
 
     rng = np.random.default_rng(0)
     data, first_id = {}, 0

@@ -10,13 +10,8 @@ from transformers import AutoTokenizer
 
 from kuda_pipeline.data._synthetic_text import NEGATIVE_WORDS, POSITIVE_WORDS
 from kuda_pipeline.data.mmsa import ingest_mmsa
-from kuda_pipeline.data.safe_pickle import load_untrusted_pickle
-from kuda_pipeline.data.synthetic import (
-    SyntheticSpec,
-    english_rendering_table,
-    generate_corpus,
-    write_mmsa_pickle,
-)
+from kuda_pipeline.data.safe_pickle import load_untrusted_pickle, write_mmsa_pickle
+from kuda_pipeline.data.synthetic import SyntheticSpec, english_rendering_table, generate_corpus
 from kuda_pipeline.model.text_encoder import read_token_limits
 
 SMALL = {"n_train": 12, "n_valid": 4, "n_test": 5, "vision_length": 6, "audio_length": 9, "audio_dim": 3}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from transformers import PreTrainedTokenizerBase
 
 from kuda_pipeline.data.contract import SplitArrays
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 def tokenize_text_bert(texts: list[str], tokenizer: PreTrainedTokenizerBase, text_length: int) -> np.ndarray:

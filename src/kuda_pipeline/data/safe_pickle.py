@@ -1,4 +1,4 @@
-"""Loading pickles from untrusted sources (MMSA processed files) without executing code.
+"""MMSA processed pickles: loaded from untrusted sources without executing code, written atomically.
 
 A pickle may name any importable callable; the unpickler below resolves only the globals that
 numpy array, dtype and scalar reconstruction needs, plus builtin containers and scalars. A file that
@@ -7,10 +7,13 @@ larger than itself) raises `PickleFileError` whose one-line message names the fi
 """
 
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from kuda_pipeline.atomic_file import atomic_write
 
 _ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
     [
@@ -124,3 +127,9 @@ def _numeric_arrays_in(value: Any) -> list[np.ndarray]:
         elif isinstance(item, (list, tuple, set, frozenset)):
             pending.extend(item)
     return found
+
+
+def write_mmsa_pickle(data: Mapping[str, Any], path: str | Path) -> None:
+    """Pickle `data` to `path` atomically, with protocol 4 as MMSA's files."""
+    with atomic_write(path) as file:
+        pickle.dump(data, file, protocol=4)

@@ -7,19 +7,16 @@ valid steps. The same seed gives the same corpus, byte for byte.
 """
 
 import math
-import os
-import pickle
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from kuda_pipeline.data._synthetic_labels import draw_label_steps
 from kuda_pipeline.data.contract import RAW_UNIMODAL_LABEL_KEYS
+from kuda_pipeline.data.knowledge_corpus import tokenize_text_bert
 from kuda_pipeline.data._synthetic_text import check_vocabulary, draw_sentences
 
 if TYPE_CHECKING:
@@ -118,7 +115,7 @@ def generate_corpus(
     columns: dict[str, np.ndarray] = {
         "id": np.array(ids, dtype=object),
         "raw_text": np.array(sentences.text, dtype=object),
-        "text_bert": _tokenize(tokenizer, sentences.text, spec.text_length),
+        "text_bert": tokenize_text_bert(sentences.text, tokenizer, spec.text_length).astype(np.float32),  # as MMSA
         "vision": vision,
         "audio": audio,
         "vision_lengths": vision_lengths,
@@ -162,28 +159,6 @@ def _plant_negative_infinity(
     samples = np.flatnonzero(rng.random(len(audio)) < share)
     steps = (rng.random(samples.size) * lengths[samples]).astype(np.int64)
     audio[samples, steps, rng.integers(0, audio.shape[2], size=samples.size)] = -np.inf
-
-
-def _tokenize(tokenizer: "PreTrainedTokenizerBase", texts: list[str], text_length: int) -> np.ndarray:
-    encoded = tokenizer(
-        texts, padding="max_length", truncation=True, max_length=text_length, return_tensors="np"
-    )
-    rows = [encoded["input_ids"], encoded["attention_mask"], encoded["token_type_ids"]]
-    return np.stack(rows, axis=1).astype(np.float32)  # 3 x (N, L_t) -> (N, 3, L_t)
-
-
-def write_mmsa_pickle(data: Mapping[str, Any], path: Path) -> None:
-    """Pickle `data` (protocol 4, as MMSA's files) to a temporary sibling, then rename it to `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            pickle.dump(data, file, protocol=4)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def english_rendering_table(mapping: Mapping[str, str]) -> pd.DataFrame:

@@ -9,8 +9,7 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 
 from kuda_pipeline.data.mmsa import RawMMSA
-from kuda_pipeline.data.safe_pickle import load_untrusted_pickle
-from kuda_pipeline.data.synthetic import write_mmsa_pickle
+from kuda_pipeline.data.safe_pickle import load_untrusted_pickle, write_mmsa_pickle
 
 
 class MMSAPickleDataset(AbstractDataset[dict, RawMMSA]):

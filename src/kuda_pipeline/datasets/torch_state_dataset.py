@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import torch
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
+
+from kuda_pipeline.training.checkpoint import save_state
 
 
 class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
@@ -22,11 +22,7 @@ class TorchStateDataset(AbstractVersionedDataset[dict, dict]):
         return torch.load(Path(self._get_load_path()), map_location="cpu", weights_only=True)
 
     def save(self, data: dict) -> None:
-        path = Path(self._get_save_path())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-            torch.save(data, handle)
-        os.replace(handle.name, path)
+        save_state(Path(self._get_save_path()), data)
 
     def _exists(self) -> bool:
         try:

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from kuda_pipeline.atomic_file import atomic_write
+
 
 def save_state(path: Path | str, state: Mapping[str, Any]) -> None:
     """`torch.save` to a temporary sibling file, then rename it over `path`: a crash leaves the old file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            torch.save(dict(state), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        torch.save(dict(state), file)
 
 
 def load_state(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
