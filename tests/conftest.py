@@ -2,7 +2,8 @@
 import os
 
 import pytest
-from transformers import AutoTokenizer, BertConfig, BertModel
+from tiny_models import tiny_bert
+from transformers import AutoTokenizer
 
 from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir
 from hub_cache import offline_cache  # noqa: F401 - a fixture for every test module
@@ -16,8 +17,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def tiny_bert_dir(tmp_path_factory) -> str:
     """A random 2-layer BERT beside the embedded tokenizer (whose ids the synthetic text carries)."""
     directory = tmp_path_factory.mktemp("tiny_bert")
-    config = BertConfig(vocab_size=30522, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
-    BertModel(config).save_pretrained(directory)
+    tiny_bert(vocab_size=30522).save_pretrained(directory)
     AutoTokenizer.from_pretrained(embedded_text_encoder_dir(), local_files_only=True).save_pretrained(directory)
     return str(directory)

@@ -1,4 +1,13 @@
-"""The tiny KuDA architecture and training settings shared by pipeline and experiments tests."""
+"""Tiny models built in code, shared by the tests: KuDA settings for pipelines, BERT, KuDA, a batch, MarianMT."""
+
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import BertConfig, BertModel, MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+
+from kuda_pipeline.data.dataset import Batch, padding_mask
+from kuda_pipeline.model.config import AdapterConfig, KudaConfig, SequenceEncoderConfig
+from kuda_pipeline.model.knowledge import UnimodalKnowledgeModel
+from kuda_pipeline.model.kuda import KuDA
 
 SEQUENCE = {"hidden_size": 8, "num_layers": 2, "num_heads": 2, "ffn_size": 8, "dropout": 0.1}
 ADAPTER = {"num_blocks": 2, "num_heads": 2, "num_layers": 1, "dropout": 0.1}
@@ -8,3 +17,108 @@ ARCHITECTURE = dict(
     fusion_ffn_size=16, head_hidden_sizes=[8], dropout=0.1,
 )
 TRAIN = {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "device": "cpu", "seed": 0}
+
+
+# A tiny random BERT, and a tiny KuDA on it with a batch of B = 3 samples.
+B, L_T, L_V, D_V, L_A, D_A = 3, 8, 6, 5, 10, 4
+
+
+def tiny_bert_config(**overrides) -> BertConfig:
+    values = dict(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+                  max_position_embeddings=64)
+    return BertConfig(**{**values, **overrides})
+
+
+def tiny_bert(seed: int = 0, **overrides) -> BertModel:
+    """A random BERT seeded with `seed`: 2 layers of width 16 by default, 4 of width 32 for the KuDA tests."""
+    torch.manual_seed(seed)
+    return BertModel(tiny_bert_config(**overrides))
+
+
+def tiny_kuda_bert(seed: int = 0) -> BertModel:
+    return tiny_bert(seed, hidden_size=32, num_hidden_layers=4, num_attention_heads=4, intermediate_size=64)
+
+
+def tiny_config(**overrides) -> KudaConfig:
+    encoder = SequenceEncoderConfig(hidden_size=16, num_layers=3, num_heads=2, ffn_size=8)
+    values = dict(
+        text_length=L_T,
+        vision_length=L_V,
+        vision_dim=D_V,
+        audio_length=L_A,
+        audio_dim=D_A,
+        text_injection_layers=(2, 4),
+        vision_encoder=encoder,
+        audio_encoder=encoder,
+        text_adapter=AdapterConfig(num_heads=2),
+        vision_adapter=AdapterConfig(num_blocks=2, num_heads=2),
+        audio_adapter=AdapterConfig(num_blocks=2, num_heads=2),
+        fusion_dim=16,
+        fusion_blocks=2,
+        fusion_heads=2,
+        fusion_head_dim=8,
+        fusion_ffn_size=32,
+        head_hidden_sizes=(8, 4),
+        k=2.0,
+        alpha=0.1,
+    )
+    return KudaConfig(**{**values, **overrides})
+
+
+def tiny_model(seed: int = 0, **overrides) -> KuDA:
+    config = tiny_config(**overrides)
+    bert = tiny_kuda_bert(seed) if "t" in config.modalities else None
+    torch.manual_seed(seed)
+    return KuDA(config, bert)
+
+
+def tiny_batch(seed: int = 0, vision_dim: int = D_V) -> Batch:
+    generator = torch.Generator().manual_seed(seed)
+    text_valid = padding_mask(torch.tensor([L_T, 5, 3]), L_T)
+    ids = torch.randint(1, 100, (B, L_T), generator=generator) * text_valid
+    return Batch(
+        text=torch.stack([ids, text_valid.long(), torch.zeros_like(ids)], dim=1),
+        vision=torch.randn(B, L_V, vision_dim, generator=generator),
+        vision_mask=padding_mask(torch.tensor([L_V, 2, 0]), L_V),
+        audio=torch.randn(B, L_A, D_A, generator=generator),
+        audio_mask=padding_mask(torch.tensor([4, L_A, 1]), L_A),
+        label=torch.tensor([0.5, -0.8, 0.1]),
+        index=torch.arange(B),
+        unimodal_labels={"t": torch.tensor([0.4, -1.0, 0.0]), "v": torch.tensor([0.2, -0.6, 0.6])},
+    )
+
+
+def stage1_states(config: KudaConfig, seed: int) -> dict[str, dict[str, torch.Tensor]]:
+    states = {}
+    for m in config.modalities:
+        torch.manual_seed(seed)
+        states[m] = UnimodalKnowledgeModel(config, m, tiny_kuda_bert(seed) if m == "t" else None).state_dict()
+    return states
+
+
+# A tiny MarianMT translator with a word-level tokenizer.
+WORDS = "我 你 他 很 好 不 喜欢 这个 电影 音乐 开心 难过 今天 天气".split() + "i you like the movie happy sad".split()
+TEXTS = [
+    "我 很 好", "今天 天气 很 好 不", "你 不 喜欢 这个 电影", "他 很 开心", "音乐",
+    "我 今天 很 难过", "这个 音乐 不 好", "天气 好", "你 好", "他 不 喜欢 音乐",
+]
+
+
+def build_tiny_marian(directory):
+    """A word-level tokenizer and a random 1-layer MarianMT model (d_model 16) saved in ``directory``."""
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{word: index + 3 for index, word in enumerate(WORDS)}}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    backend.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=32
+    )
+    config = MarianConfig(
+        vocab_size=len(vocab), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, init_std=1.0,  # large weights: varied outputs
+    )
+    torch.manual_seed(0)
+    MarianMTModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

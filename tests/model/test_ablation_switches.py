@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from test_kuda import B, L_A, L_T, L_V, stage1_states, tiny_batch, tiny_config, tiny_model
+from tiny_models import B, L_A, L_T, L_V, stage1_states, tiny_batch, tiny_config, tiny_model
 
 from kuda_pipeline.model.adapter import KnowledgeAdapter
 from kuda_pipeline.model.config import FUSIONS, AdapterConfig, KudaConfig

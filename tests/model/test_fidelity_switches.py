@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 import torch
-from test_kuda import B, L_T, stage1_states, tiny_batch, tiny_config, tiny_model
+from tiny_models import B, L_T, stage1_states, tiny_batch, tiny_config, tiny_model
 
 from kuda_pipeline.model.config import REFERENCE_CHOICES, KudaConfig
 from kuda_pipeline.model.knowledge import KnowledgeEncoder
@@ -78,7 +78,7 @@ def test_shared_norm_also_normalises_the_global_vision_and_audio_representation(
         inputs, valid = (batch.text, batch.text[:, 1] != 0) if modality == "t" else (batch.vision, batch.vision_mask)
         global_ = encoder.encoder(inputs, valid)[-1]
         width = global_.shape[-1]
-        representation = encoder(batch).representation[..., :width]
+        representation = encoder(**batch.inputs).representation[..., :width]
     expected = encoder.adapter.norm(global_) if modality == "v" else global_
     torch.testing.assert_close(representation, expected)
 
@@ -111,7 +111,7 @@ def test_padding_invariance_holds_only_in_the_masked_mode():
     for padding, invariant in (("masked", True), ("all_steps", False)):
         model = tiny_model(padding=padding).eval()
         with torch.no_grad():
-            reference, changed = model(batch), model(padded_perturbation(batch))
+            reference, changed = model(**batch.inputs), model(**padded_perturbation(batch).inputs)
         differences = {m: (changed.unimodal_predictions[m] - reference.unimodal_predictions[m]).abs().max().item()
                        for m in "tva"}
         differences["fused"] = (changed.prediction - reference.prediction).abs().max().item()
@@ -126,14 +126,14 @@ def test_all_steps_padding_averages_over_every_step_and_changes_nothing_without_
     assert all(torch.equal(a, b) for a, b in zip(masked.state_dict().values(), all_steps.state_dict().values()))
     batch = tiny_batch()
     with torch.no_grad():
-        representation = all_steps.knowledge["v"](batch).representation  # (B, L_v, 2 d_v)
+        representation = all_steps.knowledge["v"](**batch.inputs).representation  # (B, L_v, 2 d_v)
         decoder = all_steps.knowledge["v"].decoder
         torch.testing.assert_close(decoder(representation, batch.vision_mask), decoder.mlp(representation.mean(dim=1)))
         full = dataclasses.replace(
             batch, text=torch.stack([batch.text[:, 0].clamp(min=1), torch.ones(B, L_T, dtype=torch.long),
                                      batch.text[:, 2]], dim=1),
             vision_mask=torch.ones_like(batch.vision_mask), audio_mask=torch.ones_like(batch.audio_mask))
-        torch.testing.assert_close(all_steps(full).prediction, masked(full).prediction, rtol=0, atol=1e-6)
+        torch.testing.assert_close(all_steps(**full.inputs).prediction, masked(**full.inputs).prediction, rtol=0, atol=1e-6)
 
 
 def test_dropouts_default_to_the_public_code():

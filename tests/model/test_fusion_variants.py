@@ -5,7 +5,7 @@ import re
 
 import pytest
 import torch
-from test_kuda import B, L_T, tiny_batch, tiny_config, tiny_model
+from tiny_models import B, L_T, tiny_batch, tiny_config, tiny_model
 
 from kuda_pipeline.model.config import FUSIONS
 from kuda_pipeline.model.fusion import FusionModule
@@ -55,10 +55,15 @@ def test_padded_vision_and_audio_steps_change_nothing(fusion):
     with torch.no_grad():
         reference, changed = model(**batch.inputs), model(**perturbed.inputs)
         valid_change = model(**dataclasses.replace(batch, audio=batch.audio + 1.0).inputs)
+    assert not torch.equal(perturbed.vision, batch.vision) and not torch.equal(perturbed.audio, batch.audio)
     torch.testing.assert_close(changed.prediction, reference.prediction, rtol=0, atol=1e-6)
     torch.testing.assert_close(changed.fused, reference.fused, rtol=0, atol=1e-6)
     torch.testing.assert_close(changed.ce_loss, reference.ce_loss, rtol=0, atol=1e-6)
+    for m in "tva":
+        torch.testing.assert_close(changed.unimodal_predictions[m], reference.unimodal_predictions[m], rtol=0, atol=1e-6)
+        torch.testing.assert_close(changed.projected[m], reference.projected[m], rtol=0, atol=1e-6)
     assert (valid_change.prediction - reference.prediction).abs().max() > 1e-6
+    assert (valid_change.unimodal_predictions["a"] - reference.unimodal_predictions["a"]).abs().max() > 1e-4
 
 
 @pytest.mark.parametrize("fusion", ["daf", "cmt"])

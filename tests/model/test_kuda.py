@@ -1,83 +1,15 @@
 """The assembled model: shapes, ratios, masking, freezing, knowledge loading, options, objectives."""
 
-import dataclasses
 import math
 
 import pytest
 import torch
-from transformers import BertConfig, BertModel
+from tiny_models import B, D_V, L_T, L_V, stage1_states, tiny_batch, tiny_config, tiny_kuda_bert, tiny_model
 
-from kuda_pipeline.data.dataset import Batch, padding_mask
-from kuda_pipeline.model.config import AdapterConfig, KudaConfig, SequenceEncoderConfig
 from kuda_pipeline.model.knowledge import UnimodalKnowledgeModel
 from kuda_pipeline.model.kuda import KuDA
 from kuda_pipeline.model.losses import task_loss
 from kuda_pipeline.model.objectives import fusion_step, knowledge_step
-
-B, L_T, L_V, D_V, L_A, D_A = 3, 8, 6, 5, 10, 4
-
-
-def tiny_bert(seed: int = 0) -> BertModel:
-    torch.manual_seed(seed)
-    return BertModel(
-        BertConfig(
-            hidden_size=32,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            intermediate_size=64,
-            vocab_size=100,
-            max_position_embeddings=64,
-        )
-    )
-
-
-def tiny_config(**overrides) -> KudaConfig:
-    encoder = SequenceEncoderConfig(hidden_size=16, num_layers=3, num_heads=2, ffn_size=8)
-    values = dict(
-        text_length=L_T,
-        vision_length=L_V,
-        vision_dim=D_V,
-        audio_length=L_A,
-        audio_dim=D_A,
-        text_injection_layers=(2, 4),
-        vision_encoder=encoder,
-        audio_encoder=encoder,
-        text_adapter=AdapterConfig(num_heads=2),
-        vision_adapter=AdapterConfig(num_blocks=2, num_heads=2),
-        audio_adapter=AdapterConfig(num_blocks=2, num_heads=2),
-        fusion_dim=16,
-        fusion_blocks=2,
-        fusion_heads=2,
-        fusion_head_dim=8,
-        fusion_ffn_size=32,
-        head_hidden_sizes=(8, 4),
-        k=2.0,
-        alpha=0.1,
-    )
-    return KudaConfig(**{**values, **overrides})
-
-
-def tiny_model(seed: int = 0, **overrides) -> KuDA:
-    config = tiny_config(**overrides)
-    bert = tiny_bert(seed) if "t" in config.modalities else None
-    torch.manual_seed(seed)
-    return KuDA(config, bert)
-
-
-def tiny_batch(seed: int = 0, vision_dim: int = D_V) -> Batch:
-    generator = torch.Generator().manual_seed(seed)
-    text_valid = padding_mask(torch.tensor([L_T, 5, 3]), L_T)
-    ids = torch.randint(1, 100, (B, L_T), generator=generator) * text_valid
-    return Batch(
-        text=torch.stack([ids, text_valid.long(), torch.zeros_like(ids)], dim=1),
-        vision=torch.randn(B, L_V, vision_dim, generator=generator),
-        vision_mask=padding_mask(torch.tensor([L_V, 2, 0]), L_V),
-        audio=torch.randn(B, L_A, D_A, generator=generator),
-        audio_mask=padding_mask(torch.tensor([4, L_A, 1]), L_A),
-        label=torch.tensor([0.5, -0.8, 0.1]),
-        index=torch.arange(B),
-        unimodal_labels={"t": torch.tensor([0.4, -1.0, 0.0]), "v": torch.tensor([0.2, -0.6, 0.6])},
-    )
 
 
 def test_training_forward_shapes_and_ratios():
@@ -136,27 +68,6 @@ def test_without_sentiment_ratio_training_ratios_are_one():
     assert all(torch.equal(r, torch.ones(B)) for r in output.ratios.values())
 
 
-def test_padded_vision_and_audio_steps_change_no_output():
-    model = tiny_model().eval()
-    batch = tiny_batch()
-    perturbed = dataclasses.replace(
-        batch,
-        vision=torch.where(batch.vision_mask[..., None], batch.vision, torch.full_like(batch.vision, 1e4)),
-        audio=torch.where(batch.audio_mask[..., None], batch.audio, torch.randn_like(batch.audio) * 100),
-    )
-    with torch.no_grad():
-        reference, changed = model(**batch.inputs), model(**perturbed.inputs)
-    assert not torch.equal(perturbed.vision, batch.vision) and not torch.equal(perturbed.audio, batch.audio)
-    torch.testing.assert_close(changed.prediction, reference.prediction, rtol=0, atol=1e-6)
-    torch.testing.assert_close(changed.fused, reference.fused, rtol=0, atol=1e-6)
-    for m in "tva":
-        torch.testing.assert_close(changed.unimodal_predictions[m], reference.unimodal_predictions[m], rtol=0, atol=1e-6)
-        torch.testing.assert_close(changed.projected[m], reference.projected[m], rtol=0, atol=1e-6)
-    valid_change = dataclasses.replace(batch, audio=batch.audio + 1.0)
-    with torch.no_grad():
-        assert (model(**valid_change.inputs).unimodal_predictions["a"] - reference.unimodal_predictions["a"]).abs().max() > 1e-4
-
-
 @pytest.mark.parametrize("dropout_on", [True, False])
 def test_frozen_knowledge_keeps_adapters_and_decoders_bit_identical(dropout_on):
     model = tiny_model(frozen_adapter_dropout=dropout_on).freeze_knowledge().train()
@@ -176,14 +87,6 @@ def test_frozen_knowledge_keeps_adapters_and_decoders_bit_identical(dropout_on):
                    "fusion.projectors.", "fusion.blocks.", "head."):
         changed = [n for n, before in trainable.items() if n.startswith(prefix) and not torch.equal(parameters[n], before)]
         assert changed, prefix
-
-
-def stage1_states(config: KudaConfig, seed: int) -> dict[str, dict[str, torch.Tensor]]:
-    states = {}
-    for m in config.modalities:
-        torch.manual_seed(seed)
-        states[m] = UnimodalKnowledgeModel(config, m, tiny_bert(seed) if m == "t" else None).state_dict()
-    return states
 
 
 def test_load_knowledge_round_trip_from_stage1_models():
@@ -247,7 +150,7 @@ def test_modality_subset_builds_nothing_for_absent_modalities():
 
 def test_text_modality_needs_a_deep_enough_text_encoder():
     with pytest.raises(ValueError, match=r"checkpoint has 4 hidden layers"):
-        KuDA(tiny_config(text_injection_layers=(2, 5)), tiny_bert())
+        KuDA(tiny_config(text_injection_layers=(2, 5)), tiny_kuda_bert())
     with pytest.raises(ValueError, match=r"modality 't' needs a text encoder"):
         KuDA(tiny_config())
 

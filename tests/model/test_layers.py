@@ -3,7 +3,7 @@
 import pytest
 import torch
 from torch import nn
-from transformers import BertConfig, BertModel
+from tiny_models import tiny_kuda_bert
 
 from kuda_pipeline.model.adapter import KnowledgeAdapter
 from kuda_pipeline.model.config import AdapterConfig, KudaConfig, SequenceEncoderConfig
@@ -16,19 +16,6 @@ from kuda_pipeline.model.text_encoder import (
     embedded_text_encoder_dir,
     load_text_encoder,
 )
-
-
-def tiny_bert() -> BertModel:
-    return BertModel(
-        BertConfig(
-            hidden_size=32,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            intermediate_size=64,
-            vocab_size=100,
-            max_position_embeddings=64,
-        )
-    )
 
 
 def test_masked_mean_ignores_padding_even_when_infinite():
@@ -135,7 +122,7 @@ def test_ratios_only_rescale_z_m_which_ln_m_normalises_away():
 
 
 def test_text_encoder_keeps_embeddings_and_every_layer():
-    encoder = TextEncoder(tiny_bert())
+    encoder = TextEncoder(tiny_kuda_bert())
     text = torch.stack([torch.randint(1, 100, (2, 7)), torch.ones(2, 7, dtype=torch.long), torch.zeros(2, 7, dtype=torch.long)], 1)
     states = encoder(text, text[:, 1] != 0)
     assert (encoder.hidden_size, encoder.num_layers, len(states)) == (32, 4, 5)
@@ -143,7 +130,7 @@ def test_text_encoder_keeps_embeddings_and_every_layer():
 
 
 def test_load_text_encoder_round_trip_and_missing_directory(tmp_path):
-    bert = tiny_bert()
+    bert = tiny_kuda_bert()
     bert.save_pretrained(tmp_path / "bert")
     loaded = load_text_encoder(tmp_path / "bert")
     assert loaded.config.num_hidden_layers == 4

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from mlflow.pyfunc.scoring_server import infer_and_parse_data
-from transformers import BertConfig, BertModel
+from tiny_models import tiny_bert
 
 from kuda_pipeline.data.dataset import padding_mask
 from kuda_pipeline.model.config import KudaConfig
@@ -33,9 +33,7 @@ COLUMNS = ["sentiment", "sentiment_t", "sentiment_v", "sentiment_a"]
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A random tiny KuDA in eval mode and its pyfunc saved and reloaded after the BERT directory is gone."""
-    torch.manual_seed(0)
-    bert = BertModel(BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                intermediate_size=32, max_position_embeddings=64))
+    bert = tiny_bert(seed=0)
     bert_dir = tmp_path_factory.mktemp("bert")
     bert.save_pretrained(bert_dir)
     config = KudaConfig.from_dict(CONFIG)

@@ -3,49 +3,12 @@ import shutil
 
 import pandas as pd
 import pytest
-import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
-from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+from tiny_models import TEXTS, build_tiny_marian
 
 from hub_cache import fake_hub_cache
 
 from kuda_pipeline.pretrained import PretrainedUnavailableError
 from kuda_pipeline.translation.backends import PrecomputedTranslator, Seq2SeqTranslator, Translator
-
-WORDS = "我 你 他 很 好 不 喜欢 这个 电影 音乐 开心 难过 今天 天气".split() + "i you like the movie happy sad".split()
-TEXTS = [
-    "我 很 好", "今天 天气 很 好 不", "你 不 喜欢 这个 电影", "他 很 开心", "音乐",
-    "我 今天 很 难过", "这个 音乐 不 好", "天气 好", "你 好", "他 不 喜欢 音乐",
-]
-
-
-def build_tiny_marian(directory):
-    """A word-level tokenizer and a random 1-layer MarianMT model (d_model 16) saved in ``directory``."""
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{word: index + 3 for index, word in enumerate(WORDS)}}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=32
-    )
-    config = MarianConfig(
-        vocab_size=len(vocab), d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_position_embeddings=256,
-        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, init_std=1.0,  # large weights: varied outputs
-    )
-    torch.manual_seed(0)
-    MarianMTModel(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """One thread: the tiny model runs in milliseconds, and thread contention on a shared CPU costs seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

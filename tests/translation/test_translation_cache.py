@@ -2,8 +2,7 @@ import logging
 
 import pandas as pd
 import pytest
-import torch
-from test_translation_backends import TEXTS, build_tiny_marian
+from tiny_models import TEXTS, build_tiny_marian
 
 from kuda_pipeline.translation.backends import PrecomputedTranslator, Seq2SeqTranslator
 from kuda_pipeline.translation.cache import TRANSLATION_COLUMNS, translate_dataset
@@ -22,15 +21,6 @@ class CountingTranslator:
     def translate(self, texts, ids=None):
         self.calls.append(list(ids))
         return self.translator.translate(texts, ids=ids)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_torch_thread():
-    """One thread: the tiny model runs in milliseconds, and thread contention on a shared CPU costs seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
