@@ -78,3 +78,10 @@ def test_from_dict_rejects_unknown_keys():
         KudaConfig.from_dict({**SIZES, "fusion_layers": 3})
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['hidden'\] in KudaConfig.audio_encoder"):
         KudaConfig.from_dict({**SIZES, "audio_encoder": {"hidden": 64}})
+
+
+def test_layer_norm_eps_defaults_to_the_public_code_and_is_validated():
+    assert KudaConfig(**SIZES).layer_norm_eps == 1e-6
+    for bad in (0, -1e-6, 1.5, "1e-6", True):
+        with pytest.raises(ValueError, match=r"KudaConfig.layer_norm_eps must be a number in \(0, 1\), got"):
+            KudaConfig(**SIZES, layer_norm_eps=bad)

@@ -129,7 +129,7 @@ def test_low_rank_fusion_equals_a_tensor_fusion_with_a_rank_r_weight():
 def test_text_centred_fusion_starts_from_text_and_attends_only_to_the_others():
     model = tiny_model(fusion="cmt").eval()
     block = model.fusion.blocks[0]
-    assert len(model.fusion.blocks) == 2 and list(block.cross) == ["v", "a"]
+    assert len(model.fusion.blocks) == 2 and list(block.attention) == ["v", "a"]
     with torch.no_grad():
         out = fusion_inputs(model)
         x = out.projected["t"]
@@ -169,3 +169,11 @@ def test_unknown_fusion_lists_the_choices():
     message = r"fusion must be one of \('daf', 'concat', 'add', 'tfn', 'lmf', 'cmt'\), got 'mult'"
     with pytest.raises(ValueError, match=message):
         tiny_config(fusion="mult")
+
+
+def test_layer_norm_eps_reaches_the_three_weighting_norms_of_every_block():
+    model = tiny_model(layer_norm_eps=1e-3)
+    norms = [getattr(block, name) for block in model.fusion.blocks
+             for name in ("fusion_norm", "self_attention_norm", "feed_forward_norm")]
+    assert len(norms) == 6 and all(norm.eps == 1e-3 for norm in norms)
+    assert all(block.weighting_norm.eps == 1e-5 for block in model.fusion.blocks)

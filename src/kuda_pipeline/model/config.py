@@ -155,7 +155,9 @@ class KudaConfig:
     `fusion_heads * fusion_head_dim` is the attention width inside the fusion (public code 8 * 64);
     `dropout` is the dropout of the cross-modal transformers (public code 0.3; the self-attention and
     feed-forward sub-layers of a block have none, as in the public code), of the "cmt" blocks and of
-    the "tfn" product.
+    the "tfn" product. `layer_norm_eps` is the epsilon of the three LayerNorms of a dynamic attention
+    block after the modality weighting (eq. 11 and the block's self-attention and feed-forward
+    sub-layers; public code 1e-6); every other LayerNorm keeps PyTorch's 1e-5, as in the public code.
     `trim_padding` (performance only, same results): run each modality's encoder and adapter only up to
     the batch's last valid step (`model.trimming`). Only with `padding="masked"`: under "all_steps"
     padded steps change the result, so nothing is trimmed whatever `trim_padding` says.
@@ -195,6 +197,7 @@ class KudaConfig:
     tfn_dim: int = 16
     lmf_rank: int = 4
     trim_padding: bool = True
+    layer_norm_eps: float = 1e-6
 
     def __post_init__(self) -> None:
         self._resolve_reference()
@@ -214,6 +217,10 @@ class KudaConfig:
             lmf_rank=self.lmf_rank,
         )
         _require_probability("KudaConfig", dropout=self.dropout)
+        if isinstance(self.layer_norm_eps, bool) or not isinstance(self.layer_norm_eps, (int, float)) or not (
+            0 < self.layer_norm_eps < 1
+        ):
+            raise ValueError(f"KudaConfig.layer_norm_eps must be a number in (0, 1), got {self.layer_norm_eps!r}")
         _require_bool(
             "KudaConfig",
             use_sentiment_ratio=self.use_sentiment_ratio,

@@ -19,6 +19,9 @@ from kuda_pipeline.model.knowledge import UnimodalOutput
 from kuda_pipeline.model.layers import FeedForward, MultiHeadAttention
 from kuda_pipeline.model.trimming import pad_to_length
 
+Tensors = Mapping[str, torch.Tensor]  # modality -> tensor
+Fused = tuple[torch.Tensor, dict[str, torch.Tensor] | None]  # fused representation, attention maps or None
+
 
 @dataclass
 class FusionOutput:
@@ -62,16 +65,24 @@ def fusion_feed_forward(config: KudaConfig, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.LayerNorm(config.fusion_dim), FeedForward(config.fusion_dim, config.fusion_ffn_size, dropout))
 
 
-class CrossModalTransformer(nn.Module):
-    """eq. 9: Z_m = LN(X + CrossAttn(X, Ĥ_m)); Z_m = LN(Z_m + FFN(Z_m))."""
+class CrossAttentionBlock(nn.Module):
+    """The layers of a cross-attention block: `attention`, then dropout and LayerNorm after the residual
+    sum, then a feed-forward sub-layer with its LayerNorm (`dropout` in both)."""
 
-    def __init__(self, config: KudaConfig) -> None:
+    def __init__(self, config: KudaConfig, attention: nn.Module) -> None:
         super().__init__()
-        self.attention = fusion_attention(config)
+        self.attention = attention
         self.attention_dropout = nn.Dropout(config.dropout)
         self.attention_norm = nn.LayerNorm(config.fusion_dim)
         self.feed_forward = fusion_feed_forward(config, config.dropout)
         self.feed_forward_norm = nn.LayerNorm(config.fusion_dim)
+
+
+class CrossModalTransformer(CrossAttentionBlock):
+    """eq. 9: Z_m = LN(X + CrossAttn(X, Ĥ_m)); Z_m = LN(Z_m + FFN(Z_m))."""
+
+    def __init__(self, config: KudaConfig) -> None:
+        super().__init__(config, fusion_attention(config))
 
     def forward(
         self, x: torch.Tensor, source: torch.Tensor, return_attention: bool
@@ -95,19 +106,19 @@ class DynamicAttentionBlock(nn.Module):
         self.cross = nn.ModuleDict({m: CrossModalTransformer(config) for m in modalities})
         self.modality_norms = nn.ModuleDict({m: nn.LayerNorm(dim) for m in modalities})
         self.weighting_norm = nn.LayerNorm(dim)
-        self.fusion_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.fusion_norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         self.self_attention = fusion_attention(config)
-        self.self_attention_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.self_attention_norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
         self.feed_forward = fusion_feed_forward(config, 0.0)
-        self.feed_forward_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.feed_forward_norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
 
     def forward(
         self,
         x: torch.Tensor,
-        sources: Mapping[str, torch.Tensor],
-        ratios: Mapping[str, torch.Tensor] | None,
+        sources: Tensors,
+        ratios: Tensors | None,
         return_attention: bool = False,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+    ) -> Fused:
         """X (B, L_f, d_f), Ĥ_m (B, L_f, d_f), r_m (B,) -> X_next (B, L_f, d_f) and maps m -> (B, L_f, L_f)."""
         weighted, attention = [], {}
         for m, source in sources.items():
@@ -157,12 +168,7 @@ class FusionModule(nn.Module, ABC):
         return FusionOutput(fused, projected, attention)
 
     @abstractmethod
-    def fuse(
-        self,
-        projected: Mapping[str, torch.Tensor],
-        ratios: Mapping[str, torch.Tensor] | None,
-        return_attention: bool,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+    def fuse(self, projected: Tensors, ratios: Tensors | None, return_attention: bool) -> Fused:
         """Ĥ_m (B, L_f, d_f) per modality, r_m (B,) -> fused (B, L_f, d_f) or (B, 1, d_f), attention maps or None."""
 
 
@@ -177,12 +183,7 @@ class DynamicAttentionFusion(FusionModule):
             DynamicAttentionBlock(config, tuple(input_shapes)) for _ in range(config.fusion_blocks)
         )
 
-    def fuse(
-        self,
-        projected: Mapping[str, torch.Tensor],
-        ratios: Mapping[str, torch.Tensor] | None,
-        return_attention: bool,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+    def fuse(self, projected: Tensors, ratios: Tensors | None, return_attention: bool) -> Fused:
         x = sum(projected.values())  # X_0 (B, L_f, d_f)
         maps = []
         for block in self.blocks:

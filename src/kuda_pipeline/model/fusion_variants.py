@@ -14,14 +14,14 @@ from torch import nn
 
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.fusion import (
+    CrossAttentionBlock,
     DynamicAttentionFusion,
+    Fused,
     FusionModule,
+    Tensors,
     fusion_attention,
-    fusion_feed_forward,
     stack_attention,
 )
-
-Fused = tuple[torch.Tensor, dict[str, torch.Tensor] | None]
 
 
 def _with_one(x: torch.Tensor) -> torch.Tensor:
@@ -36,12 +36,7 @@ class ConcatFusion(FusionModule):
         super().__init__(config, input_shapes)
         self.linear = nn.Linear(len(input_shapes) * config.fusion_dim, config.fusion_dim)
 
-    def fuse(
-        self,
-        projected: Mapping[str, torch.Tensor],
-        ratios: Mapping[str, torch.Tensor] | None,
-        return_attention: bool,
-    ) -> Fused:
+    def fuse(self, projected: Tensors, ratios: Tensors | None, return_attention: bool) -> Fused:
         concatenated = torch.cat(list(projected.values()), dim=-1)  # (B, L_f, M d_f)
         return self.linear(concatenated), None
 
@@ -49,12 +44,7 @@ class ConcatFusion(FusionModule):
 class AdditionFusion(FusionModule):
     """Addition, also "w/o DAF" of Table 5: sum_m Ĥ_m (X_0 of eq. 7) straight into the output head."""
 
-    def fuse(
-        self,
-        projected: Mapping[str, torch.Tensor],
-        ratios: Mapping[str, torch.Tensor] | None,
-        return_attention: bool,
-    ) -> Fused:
+    def fuse(self, projected: Tensors, ratios: Tensors | None, return_attention: bool) -> Fused:
         return sum(projected.values()), None
 
 
@@ -68,12 +58,7 @@ class TensorFusion(FusionModule):
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear((config.tfn_dim + 1) ** len(input_shapes), config.fusion_dim)
 
-    def fuse(
-        self,
-        projected: Mapping[str, torch.Tensor],
-        ratios: Mapping[str, torch.Tensor] | None,
-        return_attention: bool,
-    ) -> Fused:
+    def fuse(self, projected: Tensors, ratios: Tensors | None, return_attention: bool) -> Fused:
         product = None
         for m, h in projected.items():
             z = _with_one(self.reducers[m](h.mean(dim=1)))  # (B, L_f, d_f) -> (B, tfn_dim + 1)
@@ -96,12 +81,7 @@ class LowRankFusion(FusionModule):
             nn.init.xavier_normal_(factor)
         nn.init.xavier_normal_(self.rank_weights)
 
-    def fuse(
-        self,
-        projected: Mapping[str, torch.Tensor],
-        ratios: Mapping[str, torch.Tensor] | None,
-        return_attention: bool,
-    ) -> Fused:
+    def fuse(self, projected: Tensors, ratios: Tensors | None, return_attention: bool) -> Fused:
         product = None
         for m, h in projected.items():
             z = _with_one(h.mean(dim=1))  # (B, L_f, d_f) -> (B, d_f + 1)
@@ -111,24 +91,17 @@ class LowRankFusion(FusionModule):
         return fused[:, None], None  # (B, 1, d_f)
 
 
-class TextCentredBlock(nn.Module):
+class TextCentredBlock(CrossAttentionBlock):
     """X' = LN(X + sum_m CrossAttn_m(X, Ĥ_m)) over the non-text modalities; X'' = LN(X' + FFN(X'))."""
 
     def __init__(self, config: KudaConfig, sources: tuple[str, ...]) -> None:
-        super().__init__()
-        self.cross = nn.ModuleDict({m: fusion_attention(config) for m in sources})
-        self.attention_dropout = nn.Dropout(config.dropout)
-        self.attention_norm = nn.LayerNorm(config.fusion_dim)
-        self.feed_forward = fusion_feed_forward(config, config.dropout)
-        self.feed_forward_norm = nn.LayerNorm(config.fusion_dim)
+        super().__init__(config, nn.ModuleDict({m: fusion_attention(config) for m in sources}))
 
-    def forward(
-        self, x: torch.Tensor, sources: Mapping[str, torch.Tensor], return_attention: bool
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+    def forward(self, x: torch.Tensor, sources: Tensors, return_attention: bool) -> Fused:
         """X (B, L_f, d_f), Ĥ_m (B, L_f, d_f) -> X'' (B, L_f, d_f) and maps m -> (B, L_f, L_f) when asked for."""
         attended, maps = [], {}
         for m, source in sources.items():
-            out, maps[m] = self.cross[m](x, source, return_weights=return_attention)
+            out, maps[m] = self.attention[m](x, source, return_weights=return_attention)
             attended.append(out)
         x = self.attention_norm(x + self.attention_dropout(sum(attended)))
         return self.feed_forward_norm(x + self.feed_forward(x)), maps if return_attention else None
@@ -143,12 +116,7 @@ class TextCentredFusion(FusionModule):
         sources = tuple(m for m in input_shapes if m != "t")
         self.blocks = nn.ModuleList(TextCentredBlock(config, sources) for _ in range(config.fusion_blocks))
 
-    def fuse(
-        self,
-        projected: Mapping[str, torch.Tensor],
-        ratios: Mapping[str, torch.Tensor] | None,
-        return_attention: bool,
-    ) -> Fused:
+    def fuse(self, projected: Tensors, ratios: Tensors | None, return_attention: bool) -> Fused:
         sources = {m: h for m, h in projected.items() if m != "t"}
         x = projected["t"]  # X_0 (B, L_f, d_f)
         maps = []
