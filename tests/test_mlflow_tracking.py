@@ -24,15 +24,10 @@ from mlflow.tracking import MlflowClient
 
 from kuda_pipeline import settings
 from project_copy import copy_project, small_run_params
-from kuda_pipeline.tracking_hooks import (
-    TrackingHooks,
-    check_tracking_server,
-    dataset_versions,
-    git_state,
-    produced_artifacts,
-    run_tags,
-    set_tags,
-)
+from kuda_pipeline.tracking.artifacts import produced_artifacts
+from kuda_pipeline.tracking.hooks import TrackingHooks
+from kuda_pipeline.tracking.run_tags import dataset_versions, git_state, run_tags, set_tags
+from kuda_pipeline.tracking.server import check_tracking_server
 
 TINY_SPLITS = {"n_train": 16, "n_valid": 8, "n_test": 8}
 NAMESPACE = "synthetic_sims"
@@ -185,14 +180,15 @@ def test_git_state_reads_head_and_uncommitted_changes(tmp_path):
 
 
 def _catalog(root: Path, save_version: str) -> DataCatalog:
-    def json_entry(name: str) -> dict:
-        return {"type": "json.JSONDataset", "filepath": str(root / f"{name}.json"), "versioned": True}
+    def json_entry(name: str, artifact: bool = True, versioned: bool = True) -> dict:
+        return {"type": "json.JSONDataset", "filepath": str(root / f"{name}.json"), "versioned": versioned,
+                "metadata": {"mlflow_artifact": artifact}}
 
     config = {
         "ns.fusion_training_summary": json_entry("fusion_training_summary"),
         "ns.never_written_summary": json_entry("never_written_summary"),
-        "ns.split_report": json_entry("split_report"),
-        "plain.test_metrics": {"type": "json.JSONDataset", "filepath": str(root / "test_metrics.json")},
+        "ns.split_report": json_entry("split_report", artifact=False),
+        "plain.test_metrics": json_entry("test_metrics", versioned=False),
     }
     return DataCatalog.from_config(config, save_version=save_version)
 
