@@ -97,7 +97,7 @@ NAMESPACE_SECTIONS: dict[str, Any] = {
     "text_encoder": TEXT_ENCODER,
     "synthesis": section_from_dataclass(SyntheticSpec, check=lambda section: SyntheticSpec(**section)),
     "ingestion": Section({"label_range": list_of(REAL, 2)}, required=("label_range",), check=_check_label_range),
-    "label_statistics": Section({"dataset": STR, "tolerance": REAL, "neutral_band": REAL},
+    "label_statistics": Section({"tolerance": REAL, "neutral_band": REAL},
                                 check=_check_non_negative("tolerance", "neutral_band")),
     "model": Section({"scheme": SCHEME, "architecture": ARCHITECTURE}, required=("scheme", "architecture"),
                      check=lambda section: _check_architecture(section["architecture"])),

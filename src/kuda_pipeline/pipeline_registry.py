@@ -56,7 +56,7 @@ def _dataset_stages(namespace: str) -> dict[str, Pipeline]:
         template = synthesis.create_pipeline(with_english_rendering=namespace in KNOWLEDGE_SOURCES.values())
         stages["synthesis"] = _namespaced(template, namespace)
     stages["ingestion"] = _namespaced(ingestion.create_pipeline(), namespace)
-    stages["label_statistics"] = _namespaced(label_statistics.create_pipeline(), namespace)
+    stages["label_statistics"] = _namespaced(label_statistics.create_pipeline(dataset=namespace), namespace)
     if source is None:
         stages["knowledge_pretraining"] = _namespaced(
             knowledge_pretraining.create_pipeline(), namespace, inputs={"knowledge_arrays": f"{namespace}.split_arrays"}

@@ -22,7 +22,7 @@ PARAMETERS = {
     "params:demo.synthesis": TINY_SIMS,
     "params:demo.text_encoder": "embedded",
     "params:demo.ingestion": {"label_range": [-1.0, 1.0]},
-    "params:demo.label_statistics": {"dataset": "demo", "tolerance": 0.0, "neutral_band": 0.1},
+    "params:demo.label_statistics": {"tolerance": 0.0, "neutral_band": 0.1},
 }
 
 
@@ -51,7 +51,7 @@ def test_synthesis_ingestion_and_statistics_run_in_one_namespace(tmp_path):
     assert set(rendering["id"]) == set(samples["id"])
 
     statistics = _run(
-        Pipeline(label_statistics.create_pipeline(), namespace="demo"), {**PARAMETERS, "demo.samples": samples}
+        Pipeline(label_statistics.create_pipeline(dataset="demo"), namespace="demo"), {**PARAMETERS, "demo.samples": samples}
     )
     stats = statistics.load("demo.label_statistics")
     assert list(stats["split"]) == ["train", "valid", "test", "all"]
@@ -62,7 +62,7 @@ def test_synthesis_ingestion_and_statistics_run_in_one_namespace(tmp_path):
 def test_statistics_of_a_dataset_without_unimodal_labels_are_skipped_with_a_log(caplog):
     samples = pd.DataFrame({"id": ["a", "b"], "split": ["train", "test"], "label": [0.5, -1.0]})
     catalog = _run(
-        Pipeline(label_statistics.create_pipeline(), namespace="demo"),
+        Pipeline(label_statistics.create_pipeline(dataset="demo"), namespace="demo"),
         {"demo.samples": samples, "params:demo.label_statistics": PARAMETERS["params:demo.label_statistics"]},
     )
     assert catalog.load("demo.label_statistics").empty

@@ -13,9 +13,10 @@ from kuda_pipeline.evaluation.label_statistics import UNIMODAL_COLUMNS, dominanc
 logger = logging.getLogger(__name__)
 
 
-def compute_label_statistics(samples: pd.DataFrame, label_statistics: dict) -> tuple[pd.DataFrame, Figure, Figure]:
-    """Dominance and noise shares per split, and the figures like the paper's Figures 7 and 8."""
-    dataset = label_statistics["dataset"]
+def compute_label_statistics(
+    samples: pd.DataFrame, label_statistics: dict, dataset: str
+) -> tuple[pd.DataFrame, Figure, Figure]:
+    """Dominance and noise shares per split, and the figures like the paper's Figures 7 and 8 (titled `dataset`)."""
     missing = [column for column in UNIMODAL_COLUMNS if column not in samples.columns]
     if missing:
         logger.warning("%s: Appendix A statistics skipped: no unimodal labels (%s)", dataset, ", ".join(missing))
