@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "translation"))
-from test_translation_backends import WORDS, build_tiny_marian  # noqa: E402  (the model of the tests)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from tiny_models import WORDS, build_tiny_marian  # noqa: E402  (the model of the tests)
 
 from kuda_pipeline.translation.backends import Seq2SeqTranslator  # noqa: E402
 

@@ -1,13 +1,19 @@
 """Tiny models built in code, shared by the tests: KuDA settings for pipelines, BERT, KuDA, a batch, MarianMT."""
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
 from transformers import BertConfig, BertModel, MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 
 from kuda_pipeline.data.dataset import Batch, padding_mask
 from kuda_pipeline.model.config import AdapterConfig, KudaConfig, SequenceEncoderConfig
 from kuda_pipeline.model.knowledge import UnimodalKnowledgeModel
 from kuda_pipeline.model.kuda import KuDA
+from kuda_pipeline.training.config import TrainConfig
 
 SEQUENCE = {"hidden_size": 8, "num_layers": 2, "num_heads": 2, "ffn_size": 8, "dropout": 0.1}
 ADAPTER = {"num_blocks": 2, "num_heads": 2, "num_layers": 1, "dropout": 0.1}
@@ -122,3 +128,67 @@ def build_tiny_marian(directory):
     MarianMTModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+# A tiny dropout regressor with shuffling loaders, for the training loop (no project model or data).
+@dataclass
+class TinyBatch:
+    features: torch.Tensor  # (B, 4)
+    label: torch.Tensor  # (B,)
+
+    def to(self, device: torch.device) -> "TinyBatch":
+        return TinyBatch(self.features.to(device), self.label.to(device))
+
+
+@dataclass
+class TinyStepOutput:
+    loss: torch.Tensor
+    predictions: dict[str, torch.Tensor]
+    targets: dict[str, torch.Tensor]
+    parts: dict[str, float]
+
+
+class TinyDataset(Dataset):
+    def __init__(self, size: int, seed: int):
+        generator = torch.Generator().manual_seed(seed)
+        self.features = torch.randn(size, 4, generator=generator)
+        noise = 0.1 * torch.randn(size, generator=generator)
+        self.labels = self.features @ torch.tensor([0.5, -1.0, 0.25, 2.0]) + noise  # (size, 4) @ (4,) -> (size,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.features[index], self.labels[index]
+
+
+def collate(items: list[tuple[torch.Tensor, torch.Tensor]]) -> TinyBatch:
+    features, labels = zip(*items)
+    return TinyBatch(torch.stack(features), torch.stack(labels))
+
+
+def make_loader(size: int = 16, data_seed: int = 0, shuffle: bool = False, generator_seed: int | None = None):
+    generator = None if generator_seed is None else torch.Generator().manual_seed(generator_seed)
+    return DataLoader(TinyDataset(size, data_seed), batch_size=4, shuffle=shuffle, collate_fn=collate,
+                      generator=generator)
+
+
+def make_model(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 1))
+
+
+def l1_step(model: nn.Module, batch: TinyBatch) -> TinyStepOutput:
+    prediction = model(batch.features).squeeze(-1)  # (B, 1) -> (B,)
+    loss = (prediction - batch.label).abs().mean()
+    return TinyStepOutput(loss, {"m": prediction}, {"m": batch.label}, {"task": loss.item(), "double": 2 * loss.item()})
+
+
+def mae_metric(result) -> dict[str, float]:
+    return {"MAE": float(np.abs(result.predictions["m"] - result.targets["m"]).mean())}
+
+
+def make_config(**overrides) -> TrainConfig:
+    values = dict(epochs=4, batch_size=4, learning_rate=1e-2, weight_decay=1e-3, device="cpu", seed=7,
+                  schedule_step="batch")
+    return TrainConfig(**(values | overrides))

@@ -1,81 +1,16 @@
 """run_epoch, evaluate and fit on a tiny dropout regressor with shuffling loaders (no project model or data)."""
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
+from tiny_models import l1_step, mae_metric, make_config, make_loader, make_model
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
 from kuda_pipeline.training.checkpoint import load_state
-from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.fit import CHECKPOINT_NAME, build_optimizer, fit
 from kuda_pipeline.training.loop import NonFiniteLossError, evaluate, run_epoch
-
-
-@dataclass
-class TinyBatch:
-    features: torch.Tensor  # (B, 4)
-    label: torch.Tensor  # (B,)
-
-    def to(self, device: torch.device) -> "TinyBatch":
-        return TinyBatch(self.features.to(device), self.label.to(device))
-
-
-@dataclass
-class TinyStepOutput:
-    loss: torch.Tensor
-    predictions: dict[str, torch.Tensor]
-    targets: dict[str, torch.Tensor]
-    parts: dict[str, float]
-
-
-class TinyDataset(Dataset):
-    def __init__(self, size: int, seed: int):
-        generator = torch.Generator().manual_seed(seed)
-        self.features = torch.randn(size, 4, generator=generator)
-        noise = 0.1 * torch.randn(size, generator=generator)
-        self.labels = self.features @ torch.tensor([0.5, -1.0, 0.25, 2.0]) + noise  # (size, 4) @ (4,) -> (size,)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.features[index], self.labels[index]
-
-
-def collate(items: list[tuple[torch.Tensor, torch.Tensor]]) -> TinyBatch:
-    features, labels = zip(*items)
-    return TinyBatch(torch.stack(features), torch.stack(labels))
-
-
-def make_loader(size: int = 16, data_seed: int = 0, shuffle: bool = False, generator_seed: int | None = None):
-    generator = None if generator_seed is None else torch.Generator().manual_seed(generator_seed)
-    return DataLoader(TinyDataset(size, data_seed), batch_size=4, shuffle=shuffle, collate_fn=collate,
-                      generator=generator)
-
-
-def make_model(seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 1))
-
-
-def l1_step(model: nn.Module, batch: TinyBatch) -> TinyStepOutput:
-    prediction = model(batch.features).squeeze(-1)  # (B, 1) -> (B,)
-    loss = (prediction - batch.label).abs().mean()
-    return TinyStepOutput(loss, {"m": prediction}, {"m": batch.label}, {"task": loss.item(), "double": 2 * loss.item()})
-
-
-def mae_metric(result) -> dict[str, float]:
-    return {"MAE": float(np.abs(result.predictions["m"] - result.targets["m"]).mean())}
-
-
-def make_config(**overrides) -> TrainConfig:
-    values = dict(epochs=4, batch_size=4, learning_rate=1e-2, weight_decay=1e-3, device="cpu", seed=7,
-                  schedule_step="batch")
-    return TrainConfig(**(values | overrides))
 
 
 def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -4,10 +4,10 @@ import math
 
 import pytest
 import torch
+from tiny_models import l1_step, mae_metric, make_config, make_loader, make_model
 
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.fit import build_optimizer, fit
-from test_loop_and_fit import l1_step, mae_metric, make_config, make_loader, make_model
 
 
 class RecordingAdamW(torch.optim.AdamW):
