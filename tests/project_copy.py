@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -44,3 +47,15 @@ def run_in_session(project: Path, pipeline_names: list[str], runtime_params: dic
     bootstrap_project(project)
     with KedroSession.create(project_path=project, runtime_params=runtime_params, env=env) as session:
         session.run(pipeline_names=pipeline_names)
+
+
+@contextlib.contextmanager
+def project_after_run(target: Path, pipeline_names: list[str], runtime_params: dict) -> Iterator[Path]:
+    """A project copy at ``target`` after a session ran ``pipeline_names``; while open, the current directory is
+    the copy and MLflow tracks into a sqlite file inside it."""
+    project = copy_project(target)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+        run_in_session(project, pipeline_names, runtime_params)
+        yield project

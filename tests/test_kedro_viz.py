@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from kuda_pipeline.pipeline_registry import KNOWLEDGE_SOURCES, PAPER_DATASETS, SYNTHETIC_DATASETS, register_pipelines
-from project_copy import copy_project, run_in_session, small_run_params
+from project_copy import project_after_run, small_run_params
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 WINDOW = (1400, 900)
@@ -38,11 +38,8 @@ def kedro_command(project: Path, *arguments: str) -> None:
 @pytest.fixture(scope="module")
 def viz_site(tmp_path_factory) -> Iterator[Path]:
     """``kedro viz build --include-previews`` after a run of the label-statistics stages (so that previews exist)."""
-    project = copy_project(tmp_path_factory.mktemp("viz") / "project")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project)
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
-        run_in_session(project, ["synthesis", "ingestion", "label_statistics"], small_run_params(epochs=None))
+    stages = ["synthesis", "ingestion", "label_statistics"]
+    with project_after_run(tmp_path_factory.mktemp("viz") / "project", stages, small_run_params(epochs=None)) as project:
         kedro_command(project, "viz", "build", "--include-previews")
         yield project / "build"
 

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbconvert.preprocessors import ExecutePreprocessor
 
-from project_copy import PROJECT_ROOT, copy_project, run_in_session, small_run_params
+from project_copy import PROJECT_ROOT, project_after_run, small_run_params
 
 NOTEBOOKS = ("label_statistics.ipynb", "results.ipynb")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -31,11 +31,7 @@ PAPER_RESULTS = {
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Iterator[Path]:
     """A throw-away project copy after ``full`` ran on small corpora; MLflow tracks into a sqlite file inside it."""
-    project = copy_project(tmp_path_factory.mktemp("notebooks") / "project")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(project)
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
-        run_in_session(project, ["full"], small_run_params())
+    with project_after_run(tmp_path_factory.mktemp("notebooks") / "project", ["full"], small_run_params()) as project:
         yield project
 
 
