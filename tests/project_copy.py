@@ -11,6 +11,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from kuda_pipeline.data.contract import MODALITIES
 from kuda_pipeline.pipeline_registry import SYNTHETIC_DATASETS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,7 @@ def small_run_params(namespaces=SYNTHETIC_DATASETS, splits=SMALL_SPLITS, epochs:
     if epochs is not None:
         one = {"train": {"epochs": epochs}}
         for namespace in namespaces:
-            params[namespace]["knowledge_pretraining"] = {modality: one for modality in ("t", "v", "a")}
+            params[namespace]["knowledge_pretraining"] = {modality: one for modality in MODALITIES}
             params[namespace]["fusion_training"] = one
     return params
 
