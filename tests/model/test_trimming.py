@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 import torch
-from test_kuda import B, D_A, D_V, L_A, L_T, L_V, tiny_model
+from tiny_models import B, D_A, D_V, L_A, L_T, L_V, tiny_model
 
 from kuda_pipeline.data.dataset import Batch, padding_mask
 from kuda_pipeline.model.config import AdapterConfig, SequenceEncoderConfig
@@ -50,7 +50,7 @@ def test_trimming_gives_the_same_outputs_in_evaluation(adapter_norm):
     trimmed, full = _pair(adapter_norm=adapter_norm)
     batch = short_batch()
     with torch.no_grad():
-        got, want = trimmed.eval()(batch), full.eval()(batch)
+        got, want = trimmed.eval()(**batch.inputs), full.eval()(**batch.inputs)
     assert got.unimodal_predictions.keys() == want.unimodal_predictions.keys()
     torch.testing.assert_close(got.prediction, want.prediction, rtol=1e-5, atol=1e-6)
     for m in "tva":
@@ -99,7 +99,7 @@ def _encoded_lengths(model):
         )
         for m in "tva"
     ]
-    model.eval()(short_batch())
+    model.eval()(**short_batch().inputs)
     for hook in hooks:
         hook.remove()
     return lengths

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from kuda_pipeline.data.contract import LENGTH_KEYS, TEXT_KEY
+
 
 def sample_lengths(arrays: Mapping[str, np.ndarray]) -> torch.Tensor:
     """(N,) grouping key of every sample: the sum over modalities of its valid length over the padded length.
@@ -21,10 +23,10 @@ def sample_lengths(arrays: Mapping[str, np.ndarray]) -> torch.Tensor:
     Text: the BERT attention mask's valid tokens; vision/audio: `*_lengths`. The three grow together in
     real data (one utterance), so one number orders the samples for all modalities.
     """
-    text_mask = np.asarray(arrays["text_bert"][:, 1])  # (N, L_t)
+    text_mask = np.asarray(arrays[TEXT_KEY][:, 1])  # (N, L_t)
     key = (text_mask != 0).sum(axis=1) / text_mask.shape[1]
-    for modality in ("vision", "audio"):
-        key = key + np.asarray(arrays[f"{modality}_lengths"]) / arrays[modality].shape[1]
+    for feature_key, length_key in LENGTH_KEYS.items():
+        key = key + np.asarray(arrays[length_key]) / arrays[feature_key].shape[1]
     return torch.from_numpy(np.asarray(key, dtype=np.float64))
 
 

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kuda_pipeline.data.synthetic import SyntheticSpec, english_rendering_table, generate_corpus, write_mmsa_pickle
+from kuda_pipeline.data.contract import RAW_UNIMODAL_LABEL_KEYS
+from kuda_pipeline.data.safe_pickle import write_mmsa_pickle
+from kuda_pipeline.data.synthetic import SyntheticSpec, english_rendering_table, generate_corpus
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -106,9 +108,9 @@ def _as_real_file(columns: dict[str, np.ndarray], shape: RealFileShape, rng: np.
     split["regression_labels"] = labels[:, None] if shape.labels_2d else labels
     split["classification_labels"] = classes.astype(np.float32)
     if shape.unimodal_labels:
-        for modality in "TVA":
-            unimodal = columns[f"regression_labels_{modality}"]
-            split[f"classification_labels_{modality}"] = (np.sign(np.round(unimodal, 6)) + 1).astype(np.float32)
+        for key in RAW_UNIMODAL_LABEL_KEYS.values():  # regression_labels_T -> classification_labels_T, ...
+            classes = np.sign(np.round(columns[key], 6)) + 1
+            split[key.replace("regression", "classification")] = classes.astype(np.float32)
     _plant_vision_infinity(rng, columns["vision"], columns["vision_lengths"])
     if shape.lengths_as_lists:
         split["vision_lengths"] = columns["vision_lengths"].tolist()

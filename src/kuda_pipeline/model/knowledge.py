@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from kuda_pipeline.model.adapter import KnowledgeAdapter
 from kuda_pipeline.data.contract import MODALITIES
+from kuda_pipeline.model.adapter import KnowledgeAdapter
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.heads import UnimodalDecoder
 from kuda_pipeline.model.sequence_encoder import SequenceEncoder
