@@ -12,7 +12,7 @@ from kedro.io import DataCatalog, DatasetError
 from kedro.runner import SequentialRunner
 
 from kuda_pipeline.data.mmsa import MMSAFormatError
-from kuda_pipeline.data.synthetic import write_mmsa_pickle
+from kuda_pipeline.data.safe_pickle import write_mmsa_pickle
 from kuda_pipeline.pipeline_registry import register_pipelines
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
