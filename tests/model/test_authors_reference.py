@@ -104,8 +104,7 @@ def inputs() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def run(ours: KnowledgeEncoder, features: torch.Tensor, valid: torch.Tensor):
-    batch = type("VisionBatch", (), {"vision": features, "vision_mask": valid})()
-    output = ours(batch)
+    output = ours(text=None, vision=features, vision_mask=valid, audio=None, audio_mask=None)
     return output.representation, output.prediction
 
 
