@@ -287,6 +287,9 @@ def test_a_run_is_tracked_on_a_real_server(tmp_path, monkeypatch, isolated_mlflo
     assert data.params[f"{NAMESPACE}.synthesis.n_train"] == "16"
     assert data.params[f"{NAMESPACE}.fusion_training.train.epochs"] == "2"
     assert data.params[f"{NAMESPACE}.model.architecture.fusion_dim"] == "128"
+    assert data.params[f"{NAMESPACE}.model.architecture.vision_encoder.attention_dropout"] == "0.0"  # nested
+    assert data.params[f"{NAMESPACE}.model.architecture.reference"] == "paper"
+    assert data.params[f"{NAMESPACE}.fusion_training.train.schedule_step"] == "batch"
 
     stage2 = client.get_metric_history(run_id, f"{NAMESPACE}.stage2.valid_MAE")
     assert [metric.step for metric in stage2] == [1, 2]

@@ -9,6 +9,7 @@ from kedro.config import OmegaConfigLoader
 from kuda_pipeline.experiments.report import load_paper_results
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.parameters import validate_parameters
+from kuda_pipeline.settings import CONFIG_LOADER_ARGS
 from kuda_pipeline.training.config import TrainConfig
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -71,3 +72,27 @@ def test_the_fidelity_defaults_resolve_to_the_paper_reading(dataset, parameters)
     assert (config.text_adapter.dropout, config.text_adapter.attention_dropout) == (0.1, 0.1)
     assert config.frozen_adapter_dropout
 
+
+
+def test_every_paper_parameter_reaches_mlflow_as_one_flat_value(parameters):
+    """kedro-mlflow logs node parameter inputs flattened recursively with "." (conf/base/mlflow.yml); every leaf
+    must come out as a scalar param within MLflow's length limit, nested architecture included."""
+    from kedro_mlflow.framework.hooks.utils import _flatten_dict
+    from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env="paper",
+                               config_patterns={"mlflow": ["mlflow*", "mlflow*/**"]},
+                               custom_resolvers=CONFIG_LOADER_ARGS["custom_resolvers"])
+    mlflow_conf = loader["mlflow"]
+    dict_params = mlflow_conf["tracking"]["params"]["dict_params"]
+    assert (dict_params["flatten"], dict_params["recursive"], dict_params["sep"]) == (True, True, ".")
+    for dataset in DATASETS:
+        inputs = {f"{dataset}.{section}": parameters[dataset][section] for section in ("model", "fusion_training")}
+        flat = _flatten_dict(inputs, recursive=True, sep=".")
+        assert not [key for key, value in flat.items() if isinstance(value, dict)]
+        assert all(len(str(value)) <= MAX_PARAM_VAL_LENGTH for value in flat.values())
+        assert flat[f"{dataset}.model.architecture.vision_encoder.attention_dropout"] == 0.2
+        assert flat[f"{dataset}.model.architecture.text_adapter.num_blocks"] == len(
+            parameters[dataset]["model"]["architecture"]["text_injection_layers"])
+        assert flat[f"{dataset}.model.architecture.reference"] == "paper"
+        assert flat[f"{dataset}.fusion_training.train.schedule_step"] == "epoch"

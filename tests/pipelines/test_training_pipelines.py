@@ -67,6 +67,7 @@ def test_stage1_stage2_and_evaluation_on_a_dataset_with_unimodal_labels(tiny_ber
     assert summary["knowledge_loading"]["skipped"] == {}
     assert summary["knowledge_loading"]["loaded"] > 0
     assert [row["epoch"] for row in summary["history"]] == [1]
+    assert (summary["architecture"]["reference"], summary["architecture"]["padding"]) == ("paper", "masked")
 
 
 @pytest.mark.slow

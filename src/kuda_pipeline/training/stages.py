@@ -30,6 +30,7 @@ from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.device import resolve_device
 from kuda_pipeline.training.fit import FitResult, fit
 from kuda_pipeline.training.loop import EpochResult, evaluate
+from kuda_pipeline.training.seeding import seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +104,16 @@ def pretrain_knowledge(
     loss: str = "mse",
     checkpoint_dir: Path | None = None,
 ) -> StageResult:
-    """Stage 1 for one modality on the unimodal labels of ``arrays`` (a knowledge source)."""
+    """Stage 1 for one modality on the unimodal labels of ``arrays`` (a knowledge source).
+
+    Every RNG is seeded with ``train.seed`` before the model is built, so the result depends on the seed and the
+    inputs only, not on what ran before in the process.
+    """
     label_key = UNIMODAL_LABEL_KEYS[modality]
     if label_key not in arrays["train"]:
         raise ValueError(f"stage 1 of modality {modality!r} needs '{label_key}' in the knowledge source's arrays")
     config = kuda_config(architecture, arrays)
+    seed_everything(train.seed)
     text_encoder = load_text_encoder(text_encoder_dir) if modality == "t" else None
     model = UnimodalKnowledgeModel(config, modality, text_encoder)
     train_loader, valid_loader = _loaders(arrays, train)
@@ -151,9 +157,11 @@ def train_fusion(
     """Stage 2: load ``knowledge`` (modality → stage-1 state), freeze adapters and decoders, fit on the task.
 
     With ``freeze_knowledge=False`` (the "w/o KIP" ablation) ``knowledge`` is ignored: nothing is loaded and
-    nothing frozen, so adapters and decoders train from their initial weights together with the rest.
+    nothing frozen, so adapters and decoders train from their initial weights together with the rest. Every RNG
+    is seeded with ``train.seed`` before the model is built.
     """
     config = kuda_config(architecture, arrays)
+    seed_everything(train.seed)
     model = build_kuda(config, text_encoder_dir)
     if freeze_knowledge:
         report = model.load_knowledge({m: knowledge[m]["state_dict"] for m in config.modalities if m in knowledge})

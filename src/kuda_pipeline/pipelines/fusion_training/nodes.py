@@ -18,7 +18,10 @@ def train_fusion_model(
     model: dict,
     fusion_training: dict,
 ) -> tuple[dict, dict[str, Any], dict[str, list]]:
-    """KuDA on the multimodal task, stage-1 knowledge loaded and frozen: selected weights, summary, curves."""
+    """KuDA on the multimodal task, stage-1 knowledge loaded and frozen: selected weights, summary, curves.
+
+    The summary's ``architecture`` is the model config as resolved (fidelity options set from the reference).
+    """
     result, report = train_fusion(
         split_arrays,
         {"t": knowledge_t, "v": knowledge_v, "a": knowledge_a},
@@ -33,5 +36,6 @@ def train_fusion_model(
         "valid": result.valid_metrics,
         "history": result.history,
         "knowledge_loading": load_report_summary(report),
+        "architecture": result.state["config"],
     }
     return result.state, summary, metric_series(result.history)
