@@ -13,8 +13,8 @@ any node runs, the load version of every versioned dataset of the pipeline:
 
 Non-versioned files the pipeline writes (e.g. the synthetic corpora) cannot be told apart by version: the run
 holds an exclusive lock on each for its whole duration, and a second run that would write one of them refuses to
-start, naming the run that holds it. The locks are ``flock`` locks on files under ``data/.run_locks/``: the
-operating system releases them when the process ends, however it ends.
+start, naming the run that holds it. The locks are ``flock`` locks on files under the project's ``.run_locks/``:
+the operating system releases them when the process ends, however it ends.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from kuda_pipeline.training.distributed import is_main_process
 
 logger = logging.getLogger(__name__)
 
-LOCK_DIR = Path("data") / ".run_locks"
+LOCK_DIR = Path(".run_locks")  # beside data/, which holds data only
 FILE_KEYS = ("filepath", "path")
 
 
