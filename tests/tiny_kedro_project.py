@@ -24,6 +24,7 @@ from pathlib import Path
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
+from kuda_pipeline.incremental import IncrementalHooks
 from kuda_pipeline.run_isolation import RunIsolationHooks
 
 
@@ -53,13 +54,13 @@ class LoadRecorder:
 
 """
 UNTRACKED_HOOKS = """
-HOOKS = (RunIsolationHooks(), LoadRecorder())
+HOOKS = (RunIsolationHooks(), IncrementalHooks(), LoadRecorder())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 """
 TRACKED_HOOKS = """
 from kuda_pipeline.tracking_hooks import TrackingHooks
 
-HOOKS = (RunIsolationHooks(), TrackingHooks(), LoadRecorder())
+HOOKS = (RunIsolationHooks(), IncrementalHooks(), TrackingHooks(), LoadRecorder())
 """
 
 TINY_PIPELINES = """
@@ -67,6 +68,8 @@ import time
 from pathlib import Path
 
 from kedro.pipeline import Pipeline, node
+
+from kuda_pipeline.incremental import reusable
 
 
 def produce(token, wait_for, signal_dir):
@@ -87,6 +90,14 @@ def consume(made, announced):
     return {"read": made["token"], "announced": announced}
 
 
+@reusable
+def expensive(token, signal_dir):
+    '''Appends a line to signals/executions each time it really runs.'''
+    with open(Path(signal_dir, "executions"), "a") as log:
+        log.write(token + "\\n")
+    return {"token": token * 2}, {"curve": [{"value": float(len(token)), "step": 1}]}
+
+
 def register_pipelines():
     chain = Pipeline([
         node(produce, ["params:token", "params:wait_for", "params:signal_dir"], "made", name="produce"),
@@ -95,13 +106,29 @@ def register_pipelines():
     ])
     plain = Pipeline([node(produce, ["params:token", "params:wait_for", "params:signal_dir"], "plain_output",
                            name="produce_plain")])
-    return {"__default__": chain, "chain": chain, "plain": plain}
+    reuse = Pipeline([node(expensive, ["params:token", "params:signal_dir"], ["costly", "costly_curve"],
+                           name="expensive"),
+                      node(consume, ["costly", "params:token"], "consumed", name="consume_costly")],
+                     namespace="tiny", parameters={"params:token": "params:token",
+                                                   "params:signal_dir": "params:signal_dir"})
+    return {"__default__": chain, "chain": chain, "plain": plain, "reuse": reuse}
+"""
+
+# the project's package is tiny_runs: Kedro's default logging would drop kuda_pipeline's INFO lines
+TINY_LOGGING = """
+version: 1
+disable_existing_loggers: false
+handlers: {console: {class: logging.StreamHandler, stream: ext://sys.stdout}}
+loggers: {kedro: {level: INFO}, kuda_pipeline: {level: INFO}}
+root: {handlers: [console], level: WARNING}
 """
 
 TINY_CATALOG = """
 made: {type: json.JSONDataset, filepath: data/made.json, versioned: true}
 consumed: {type: json.JSONDataset, filepath: data/consumed.json, versioned: true}
 plain_output: {type: json.JSONDataset, filepath: data/plain_output.json}
+"{namespace}.costly": {type: json.JSONDataset, filepath: "data/{namespace}/costly.json", versioned: true}
+"{namespace}.consumed": {type: json.JSONDataset, filepath: "data/{namespace}/consumed.json", versioned: true}
 """
 
 
@@ -116,9 +143,10 @@ def tiny_project(root: Path, tracking_uri: str | None = None) -> Path:
     (root / "conf" / "base").mkdir(parents=True)
     (root / "conf" / "local").mkdir()
     (root / "conf" / "base" / "catalog.yml").write_text(TINY_CATALOG)
+    (root / "conf" / "logging.yml").write_text(TINY_LOGGING)
     if tracking_uri:
         (root / "conf" / "base" / "mlflow.yml").write_text(f"server:\n  mlflow_tracking_uri: {tracking_uri}\n")
-    (root / "conf" / "base" / "parameters.yml").write_text("token: x\nwait_for: ''\nsignal_dir: .\n")
+    (root / "conf" / "base" / "parameters.yml").write_text("token: x\nwait_for: ''\nsignal_dir: .\nforce_retrain: false\n")
     (root / "pyproject.toml").write_text(textwrap.dedent("""
         [tool.kedro]
         package_name = "tiny_runs"
@@ -130,11 +158,11 @@ def tiny_project(root: Path, tracking_uri: str | None = None) -> Path:
     return root
 
 
-def start_run(project: Path, pipeline: str, token: str, wait_for: str = "") -> subprocess.Popen:
+def start_run(project: Path, pipeline: str, token: str, wait_for: str = "", extra_params: str = "") -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": f"{project / 'src'}{os.pathsep}{SRC}", "KEDRO_DISABLE_TELEMETRY": "1",
            "COLUMNS": "1000",  # rich would wrap the log lines that are checked
-           "MLFLOW_ALLOW_FILE_STORE": "true"}
-    params = f"token={token},wait_for={wait_for},signal_dir={project / 'signals'}"
+           "MLFLOW_ALLOW_FILE_STORE": "true", "KEDRO_LOGGING_CONFIG": str(project / "conf" / "logging.yml")}
+    params = f"token={token},wait_for={wait_for},signal_dir={project / 'signals'}{extra_params}"
     return subprocess.Popen([sys.executable, "-m", "kedro", "run", f"--pipelines={pipeline}", "--params", params],
                             cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

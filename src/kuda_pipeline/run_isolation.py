@@ -101,15 +101,20 @@ def load_version_plan(
     return plan
 
 
+def written_location(catalog: Any, name: str) -> str | None:
+    """The ``filepath`` or ``path`` of dataset ``name`` in the catalog's configuration (None for memory, MLflow)."""
+    config = catalog.config_resolver.resolve_pattern(name) or {}
+    return next((str(config[key]) for key in FILE_KEYS if key in config), None)
+
+
 def written_files(pipeline: Any, catalog: Any) -> dict[str, Path]:
     """Dataset name → file or folder of each non-versioned, file-backed dataset ``pipeline`` writes."""
     files = {}
     for name in sorted(pipeline.all_outputs()):
-        config = catalog.config_resolver.resolve_pattern(name) or {}
-        location = next((config[key] for key in FILE_KEYS if key in config), None)
-        if location is None or config.get("versioned"):
+        location = written_location(catalog, name)
+        if location is None or is_versioned(catalog.get(name)):
             continue
-        protocol, local_path = get_protocol_and_path(str(location))
+        protocol, local_path = get_protocol_and_path(location)
         if protocol == "file":  # a remote store has no local lock to take
             files[name] = Path(local_path).resolve()
     return files

@@ -4,13 +4,15 @@ from omegaconf.resolvers import oc
 
 from kuda_pipeline.distributed_run import ProcessGroupHooks, RankZeroCatalog, on_rank_zero, plugins_off_rank_zero
 from kuda_pipeline.hooks import ParameterValidationHooks
+from kuda_pipeline.incremental import IncrementalHooks
 from kuda_pipeline.run_isolation import RunIsolationHooks
 from kuda_pipeline.stage_pipeline_hooks import StagePipelineHooks
 from kuda_pipeline.tracking_hooks import TrackingHooks
 
-# under torchrun, every rank runs the nodes but only rank 0 writes datasets and tracks in MLflow
-HOOKS = (StagePipelineHooks(), ParameterValidationHooks(), RunIsolationHooks(), *on_rank_zero(TrackingHooks()),
-         ProcessGroupHooks())
+# under torchrun, every rank runs the nodes (and makes the same reuse decisions) but only rank 0 writes datasets
+# and tracks in MLflow
+HOOKS = (StagePipelineHooks(), ParameterValidationHooks(), RunIsolationHooks(), IncrementalHooks(),
+         *on_rank_zero(TrackingHooks()), ProcessGroupHooks())
 DISABLE_HOOKS_FOR_PLUGINS = plugins_off_rank_zero()
 DATA_CATALOG_CLASS = RankZeroCatalog
 
