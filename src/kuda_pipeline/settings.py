@@ -7,16 +7,21 @@ from omegaconf.resolvers import oc
 from kuda_pipeline.distributed_run import ProcessGroupHooks, RankZeroCatalog, on_rank_zero, plugins_off_rank_zero
 from kuda_pipeline.failed_start_hooks import FailedStartHooks
 from kuda_pipeline.hooks import ParameterValidationHooks
+from kuda_pipeline.incremental import IncrementalHooks
 from kuda_pipeline.logging_hooks import LoggingHooks
 from kuda_pipeline.registry_hooks import RegistryHooks
+from kuda_pipeline.run_isolation import RunIsolationHooks
 from kuda_pipeline.stage_pipeline_hooks import StagePipelineHooks
 from kuda_pipeline.tracking_hooks import TrackingHooks
 
-# under torchrun, every rank runs the nodes but only rank 0 writes datasets and tracks in MLflow
+# under torchrun, every rank runs the nodes (and makes the same reuse decisions) but only rank 0 writes datasets
+# and tracks in MLflow
 HOOKS = (
     LoggingHooks(),
     StagePipelineHooks(),
     ParameterValidationHooks(),
+    RunIsolationHooks(),
+    IncrementalHooks(),
     *on_rank_zero(TrackingHooks(), RegistryHooks(), FailedStartHooks()),
     ProcessGroupHooks(),
 )

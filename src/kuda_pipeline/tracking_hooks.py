@@ -7,7 +7,8 @@ is explicit:
 
 - ``after_context_created`` runs ``tryfirst``: kedro-mlflow's own one already calls the server, retrying for
   minutes when it is down.
-- ``before_pipeline_run`` runs ``trylast``, after kedro-mlflow has started the run; it tags the run.
+- ``before_pipeline_run`` runs ``trylast``, after kedro-mlflow has started the run; it tags the run (with the
+  process that runs it) and closes the runs that killed processes left RUNNING (``orphaned_runs``).
 - ``after_pipeline_run`` runs ``tryfirst``, before kedro-mlflow ends the run; it logs the produced files.
   A second, ``trylast`` implementation clears what kedro-mlflow leaves on MLflow's active-run stack.
 """
@@ -33,6 +34,8 @@ from kedro.io import AbstractVersionedDataset
 from kedro.io.core import VersionNotFoundError
 from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
+
+from kuda_pipeline.orphaned_runs import mark_orphaned_runs, process_tags
 
 logger = logging.getLogger(__name__)
 
@@ -182,9 +185,12 @@ class TrackingHooks:
             return
         tags = {
             **run_tags(run_params, pipeline, self._kedro_env),
+            **process_tags(),
             **dataset_versions(catalog, pipeline.inputs(), saved=False),
         }
-        set_tags(MlflowClient(), self._run_id, tags)
+        client = MlflowClient()
+        set_tags(client, self._run_id, tags)
+        mark_orphaned_runs(client, marked_by=self._run_id)
 
     @hook_impl(tryfirst=True)
     def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
