@@ -19,6 +19,9 @@ import torch
 from numpy.typing import ArrayLike
 from transformers import AutoConfig, AutoModel
 
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
 from kuda_pipeline.data.dataset import Batch, padding_mask
 from kuda_pipeline.evaluation.metrics import METRIC_FUNCTIONS
 from kuda_pipeline.model.config import KudaConfig
@@ -30,6 +33,13 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 64
 LENGTH_KEYS = {"vision": "vision_lengths", "audio": "audio_lengths"}
 ID_KEY = "id"
+
+
+class InvalidModelInput(MlflowException, ValueError):
+    """A request the model cannot read; the scoring server answers HTTP 400 with this message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 def sample_shapes(config: KudaConfig) -> dict[str, tuple[int, ...]]:
@@ -136,11 +146,17 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
     `fusion_state`: the stage-2 dict {"config", "state_dict"} of `train_fusion` (BERT weights included);
     `bert_config`: the text encoder's `config.to_dict()`; `scheme`: the metric scheme of the training data
     ("sims": scores in [-1, 1], "mosi": [-3, 3]), kept as `self.scheme` for consumers; `device`: "auto", "cpu"
-    or "cuda[:N]", resolved where the model is loaded.
+    or "cuda[:N]", resolved where the model is loaded; `input_example`: a few samples logged beside the model
+    (not pickled into it).
     """
 
     def __init__(
-        self, fusion_state: Mapping[str, Any], bert_config: Mapping[str, Any], scheme: str, device: str = "auto"
+        self,
+        fusion_state: Mapping[str, Any],
+        bert_config: Mapping[str, Any],
+        scheme: str,
+        device: str = "auto",
+        input_example: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         missing = [key for key in ("config", "state_dict") if key not in fusion_state]
         if missing:
@@ -152,11 +168,12 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
         self.bert_config = dict(bert_config)
         self.scheme = scheme
         self.device = device
+        self.input_example = dict(input_example) if input_example is not None else None
         self._model: KuDA | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the plain values and weights only; the module is rebuilt on load."""
-        return {**self.__dict__, "_model": None}
+        return {**self.__dict__, "_model": None, "input_example": None}
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext | None) -> None:
         """Rebuild BERT from its config, then KuDA, load every weight, eval mode, move to `self.device`."""
@@ -183,10 +200,14 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
         `text_bert` (N, 3, L_t), `vision` (N, L_v, D_v), `audio` (N, L_a, D_a), optional `vision_lengths`,
         `audio_lengths` (N,) (default: full length) and `id` (N,); one sample may drop the N axis.
         (The annotation names only the DataFrame: MLflow's type-hint checks reject a union.)
+        An input the model cannot read raises `InvalidModelInput` (a `ValueError`) naming the key and the reason.
         """
         if self._model is None:
             self.load_context(context)
-        arrays = model_arrays(model_input, self.config, self.bert_config["vocab_size"])
+        try:
+            arrays = model_arrays(model_input, self.config, self.bert_config["vocab_size"])
+        except ValueError as error:
+            raise InvalidModelInput(str(error)) from error
         device = next(self._model.parameters()).device
         chunks: list[dict[str, torch.Tensor]] = []
         with torch.inference_mode():
@@ -199,8 +220,12 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
 
 
 def build_pyfunc_model(
-    fusion_state: Mapping[str, Any], text_encoder_dir: Path | str, scheme: str, device: str = "auto"
+    fusion_state: Mapping[str, Any],
+    text_encoder_dir: Path | str,
+    scheme: str,
+    device: str = "auto",
+    input_example: Mapping[str, np.ndarray] | None = None,
 ) -> KudaPyfuncModel:
     """A `KudaPyfuncModel` of the stage-2 state, with the BERT config read from `text_encoder_dir` (a directory or hub id; no weights)."""
     bert_config = AutoConfig.from_pretrained(text_encoder_dir)
-    return KudaPyfuncModel(fusion_state, bert_config.to_dict(), scheme, device)
+    return KudaPyfuncModel(fusion_state, bert_config.to_dict(), scheme, device, input_example)
