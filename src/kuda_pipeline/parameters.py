@@ -89,6 +89,12 @@ def _check_translation(section: Mapping[str, Any]) -> None:
         raise ValueError("backend or fallback is 'seq2seq' but the seq2seq section (model …) is missing")
 
 
+def _check_predict(section: Mapping[str, Any]) -> None:
+    model = section["model"]
+    if model != "catalog" and not str(model).startswith(("models:/", "runs:/")):
+        raise ValueError(f"model must be 'catalog' or an MLflow model URI (models:/..., runs:/...), got {model!r}")
+
+
 STAGE1_MODALITY = Section({"loss": one_of(*TASK_LOSSES), "train": TRAIN}, required=("loss", "train"))
 SEQ2SEQ = Section({"model": STR, "device": DEVICE, "batch_size": POSITIVE_INT, "max_new_tokens": POSITIVE_INT,
                    "num_beams": POSITIVE_INT}, required=("model",))
@@ -111,6 +117,7 @@ NAMESPACE_SECTIONS: dict[str, Any] = {
                           required=("split", "batch_size", "device")),
     "translation": Section({"backend": one_of(*TRANSLATION_BACKENDS), "fallback": optional(one_of("seq2seq")),
                             "seq2seq": SEQ2SEQ}, required=("backend",), check=_check_translation),
+    "predict": Section({"model": STR, "device": DEVICE}, required=("model", "device"), check=_check_predict),
 }
 
 RAY = section_from_dataclass(RaySettings, check=RaySettings.from_params)

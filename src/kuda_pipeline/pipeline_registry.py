@@ -8,6 +8,8 @@
 - one pipeline per stage (``ingestion``, ``translation``, ``fusion_training``, ...) over the dataset namespaces of
   the environment: its ``stage_pipeline_datasets`` parameter (base: the synthetic ones; ``paper``: the real ones),
   handed over by ``StagePipelineHooks`` when the Kedro context is created.
+- ``predict``: new samples (``<ns>.new_samples``, labels optional) through a trained model, per dataset namespace of
+  the environment (``--namespaces=<ns>`` for one); not part of ``full``/``paper``.
 - ``experiments``: the grid of ``parameters_experiments.yml`` (variants × seeds) over the outputs of ``full``.
 - ``tune``: the hyperparameter search of ``parameters_tune.yml`` (Ray Tune) over the outputs of ``full``.
 
@@ -17,6 +19,7 @@ a source dataset whose Chinese text is translated into English (Appendix B): ``K
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 
 from kedro.pipeline import Pipeline
@@ -28,6 +31,7 @@ from kuda_pipeline.pipelines import (
     ingestion,
     knowledge_pretraining,
     label_statistics,
+    predict,
     synthesis,
     translation,
     tune,
@@ -62,11 +66,14 @@ def _dataset_stages(namespace: str) -> dict[str, Pipeline]:
             knowledge_pretraining.create_pipeline(), namespace, inputs={"knowledge_arrays": f"{namespace}.split_arrays"}
         )
     else:
-        stages["translation"] = _namespaced(translation.create_translation_pipeline(), source) + _namespaced(
-            translation.create_assembly_pipeline(),
-            namespace,
-            inputs={"source_arrays": f"{source}.split_arrays", "source_translations": f"{source}.translations_en"},
-        )
+        with warnings.catch_warnings():  # the knowledge-transfer edge reads another namespace's datasets on purpose
+            warnings.filterwarnings("ignore", message="One or more dataset names contain '.' characters")
+            assembly = _namespaced(
+                translation.create_assembly_pipeline(),
+                namespace,
+                inputs={"source_arrays": f"{source}.split_arrays", "source_translations": f"{source}.translations_en"},
+            )
+        stages["translation"] = _namespaced(translation.create_translation_pipeline(), source) + assembly
         stages["knowledge_pretraining"] = _namespaced(knowledge_pretraining.create_pipeline(), namespace)
     stages["fusion_training"] = _namespaced(fusion_training.create_pipeline(), namespace)
     stages["evaluation"] = _namespaced(evaluation.create_pipeline(), namespace)
@@ -91,6 +98,7 @@ def build_pipelines(stage_datasets: Sequence[str] = SYNTHETIC_DATASETS) -> dict[
     pipelines["full"] = _union(pipelines[ns] for ns in SYNTHETIC_DATASETS)
     pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS) + evaluation.create_comparison_pipeline(
         PAPER_DATASETS)
+    pipelines["predict"] = _union(_namespaced(predict.create_pipeline(), ns) for ns in stage_datasets)
     pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
     pipelines["tune"] = tune.create_pipeline(dataset=TUNE_DATASET)
     pipelines["__default__"] = pipelines["full"]

@@ -202,21 +202,30 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
         (The annotation names only the DataFrame: MLflow's type-hint checks reject a union.)
         An input the model cannot read raises `InvalidModelInput` (a `ValueError`) naming the key and the reason.
         """
-        if self._model is None:
-            self.load_context(context)
         try:
             arrays = model_arrays(model_input, self.config, self.bert_config["vocab_size"])
         except ValueError as error:
             raise InvalidModelInput(str(error)) from error
+        columns = self.outputs(arrays)
+        return pd.DataFrame({ID_KEY: arrays[ID_KEY], **columns} if ID_KEY in arrays else columns)
+
+    def outputs(self, arrays: Mapping[str, np.ndarray], with_attention: bool = False) -> dict[str, np.ndarray]:
+        """Validated (N, ...) arrays (`model_arrays`) -> `sentiment`, `sentiment_<m>` (N,) and, `with_attention`
+        (fusions with attention maps), `attention_<m>` (N, L_f): the attention each position of Ĥ_m receives,
+        averaged over blocks and queries (rows sum to 1). Batches of `CHUNK_SIZE`."""
+        if self._model is None:
+            self.load_context(None)
         device = next(self._model.parameters()).device
         chunks: list[dict[str, torch.Tensor]] = []
         with torch.inference_mode():
             for start in range(0, len(arrays["text_bert"]), CHUNK_SIZE):
-                output = self._model(_batch(arrays, slice(start, start + CHUNK_SIZE)).to(device))
+                batch = _batch(arrays, slice(start, start + CHUNK_SIZE)).to(device)
+                output = self._model(batch, return_attention=with_attention)
                 unimodal = {f"sentiment_{m}": p for m, p in output.unimodal_predictions.items()}
-                chunks.append({"sentiment": output.prediction, **unimodal})
-        columns = {name: torch.cat([chunk[name] for chunk in chunks]).cpu().numpy() for name in chunks[0]}
-        return pd.DataFrame({ID_KEY: arrays[ID_KEY], **columns} if ID_KEY in arrays else columns)
+                received = {f"attention_{m}": maps.mean(dim=(1, 2))  # (B, N blocks, L_f, L_f) -> (B, L_f)
+                            for m, maps in (output.attention or {}).items()}
+                chunks.append({"sentiment": output.prediction, **unimodal, **received})
+        return {name: torch.cat([chunk[name] for chunk in chunks]).float().cpu().numpy() for name in chunks[0]}
 
 
 def build_pyfunc_model(

@@ -12,6 +12,8 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
+from kuda_pipeline.serving.pyfunc import KudaPyfuncModel
+
 logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
@@ -84,3 +86,14 @@ def register_selected_model(
         f"stays version {champion.version} ({selection.metric} {incumbent.value:.4f})",
     )
     return version, moved
+
+
+def load_registered_model(model_uri: str, device: str = "auto") -> KudaPyfuncModel:
+    """The `KudaPyfuncModel` behind an MLflow model URI (``models:/kuda-<ns>@champion``, ``runs:/<id>/<ns>_kuda``),
+    rebuilt on `device`."""
+    python_model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+    if not isinstance(python_model, KudaPyfuncModel):
+        raise ValueError(f"{model_uri} is not a KuDA model: its python model is a {type(python_model).__name__}")
+    python_model.device = device
+    python_model.load_context(None)
+    return python_model
