@@ -315,3 +315,23 @@ def test_a_run_is_tracked_on_a_real_server(tmp_path, monkeypatch, isolated_mlflo
     assert checkpoint.file_size == local_checkpoint.stat().st_size
     stored = store / "artifacts" / run.info.experiment_id / run_id / "artifacts" / NAMESPACE / "fusion_model"
     assert (stored / "fusion_model.pt").stat().st_size == local_checkpoint.stat().st_size
+
+
+def test_a_run_that_fails_parameter_validation_is_recorded_failed(tmp_path, monkeypatch, isolated_mlflow):
+    project = copy_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    bootstrap_project(project)
+    params = small_run_params([NAMESPACE], TINY_SPLITS)
+    params[NAMESPACE]["fusion_training"] = {"train": {"epochs": -1}}
+
+    with pytest.raises(ValueError, match=r"invalid parameters synthetic_sims.fusion_training"):
+        with KedroSession.create(project_path=project, runtime_params=params) as session:
+            session.run(pipeline_names=[NAMESPACE])
+    assert mlflow.active_run() is None
+    client = MlflowClient(tracking_uri=uri)
+    [run] = client.search_runs([client.get_experiment_by_name("kuda_pipeline").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["failed_before_first_node"].startswith("ValueError: invalid parameters synthetic_sims.")
+    assert not (project / "data").exists()
