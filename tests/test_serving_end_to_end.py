@@ -14,9 +14,15 @@ import urllib.request
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 from mlflow.tracking import MlflowClient
 from project_copy import copy_project, run_in_session, small_run_params
+
+from kuda_pipeline.data.safe_pickle import load_untrusted_pickle
+from kuda_pipeline.data.synthetic import write_mmsa_pickle
 
 NAMESPACE = "synthetic_sims"
 MODEL_URI = f"models:/kuda-{NAMESPACE}@champion"
@@ -161,3 +167,34 @@ def test_the_run_registers_its_model_and_logs_its_input_datasets(trained_project
     logged = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{NAMESPACE}_kuda")
     assert logged.metadata.get_input_schema().input_names() == [
         "id", "text_bert", "vision", "vision_lengths", "audio", "audio_lengths"]
+
+
+@pytest.mark.slow
+def test_the_predict_pipeline_scores_new_samples_with_the_registered_champion(trained_project):
+    project, _ = trained_project
+    raw = load_untrusted_pickle(project / "data/01_raw" / NAMESPACE / "unaligned_39.pkl")
+    unlabelled = {key: value for key, value in raw["test"].items() if not key.startswith("regression_labels")}
+    write_mmsa_pickle(unlabelled, project / "data/01_raw" / NAMESPACE / "new_samples.pkl")
+
+    bootstrap_project(project)
+    params = {NAMESPACE: {"predict": {"model": MODEL_URI, "device": "cpu"}}}
+    with KedroSession.create(project_path=project, runtime_params=params) as session:
+        session.run(pipeline_names=["predict"], namespaces=[NAMESPACE])
+
+    [version] = (project / "data/07_model_output" / NAMESPACE / "predictions.parquet").iterdir()
+    table = pd.read_parquet(version / "predictions.parquet")
+    assert table["id"].tolist() == [str(i) for i in raw["test"]["id"]]
+    assert set(table["sentiment_class"]) <= {"negative", "neutral", "positive"}
+    assert {"attention_share_t", "attention_share_v", "attention_share_a", "dominant_modality"} <= set(table.columns)
+
+    model = mlflow.pyfunc.load_model(MODEL_URI)
+    test = {key: raw["test"][key] for key in ("id", "vision_lengths", "audio_lengths")}
+    finite = {key: np.nan_to_num(raw["test"][key], nan=0.0, posinf=0.0, neginf=0.0) for key in ("vision", "audio")}
+    test.update(text_bert=raw["test"]["text_bert"], **finite)  # ingestion sets non-finite features to 0
+    served = model.predict(_signature_typed(model, test))
+    np.testing.assert_allclose(table["prediction"], served["sentiment"], rtol=1e-5, atol=1e-6)
+
+
+def _signature_typed(model, arrays: dict) -> dict:
+    """The arrays in the dtypes of the model's signature (what the scoring server's JSON parsing produces)."""
+    return {spec.name: np.asarray(arrays[spec.name]).astype(spec.type) for spec in model.metadata.get_input_schema().inputs}
