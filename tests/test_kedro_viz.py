@@ -20,7 +20,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from kuda_pipeline.pipeline_registry import KNOWLEDGE_SOURCES, PAPER_DATASETS, SYNTHETIC_DATASETS, register_pipelines
+from kuda_pipeline.pipeline_registry import KNOWLEDGE_SOURCES, SYNTHETIC_DATASETS, register_pipelines
 from project_copy import copy_project, run_in_session, small_run_params
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
@@ -72,7 +72,7 @@ def test_viz_build_lists_every_registered_pipeline(viz_site):
     ("pipeline_id", "namespaces"),
     [
         ("full", set(SYNTHETIC_DATASETS)),
-        ("paper", {*PAPER_DATASETS, "paper"}),
+        ("predict", set(SYNTHETIC_DATASETS)),
         ("synthetic_sims", {"synthetic_sims"}),
         ("synthetic_mosi", {"synthetic_mosi", KNOWLEDGE_SOURCES["synthetic_mosi"]}),
         ("evaluation", set(SYNTHETIC_DATASETS)),

@@ -46,6 +46,7 @@ SOURCE_STAGES_CONSUMED = ("synthesis", "ingestion")
 STAGE_DATASETS_PARAMETER = "stage_pipeline_datasets"
 
 _stage_datasets: tuple[str, ...] = SYNTHETIC_DATASETS
+_defined_datasets: tuple[str, ...] = SYNTHETIC_DATASETS + PAPER_DATASETS
 
 
 def _namespaced(template: Pipeline, namespace: str, **mapping) -> Pipeline:
@@ -84,9 +85,19 @@ def _union(pipelines: Iterable[Pipeline]) -> Pipeline:
     return sum(pipelines, Pipeline([]))
 
 
-def build_pipelines(stage_datasets: Sequence[str] = SYNTHETIC_DATASETS) -> dict[str, Pipeline]:
-    """Every pipeline of the project; the per-stage ones cover the dataset namespaces ``stage_datasets``."""
-    per_dataset = {ns: _dataset_stages(ns) for ns in SYNTHETIC_DATASETS + PAPER_DATASETS}
+def build_pipelines(
+    stage_datasets: Sequence[str] = SYNTHETIC_DATASETS,
+    defined_datasets: Sequence[str] = SYNTHETIC_DATASETS + PAPER_DATASETS,
+) -> dict[str, Pipeline]:
+    """Every pipeline of the project; the per-stage ones cover the dataset namespaces ``stage_datasets``.
+
+    Dataset pipelines (and ``full``, ``paper``, ``experiments``) exist only for ``defined_datasets``, the namespaces
+    whose parameters the environment holds (a transfer target also needs its source's), so that no registered
+    pipeline names parameters the environment lacks (kedro-viz would warn about every one).
+    """
+    defined = [ns for ns in SYNTHETIC_DATASETS + PAPER_DATASETS
+               if ns in defined_datasets and KNOWLEDGE_SOURCES.get(ns, ns) in defined_datasets]
+    per_dataset = {ns: _dataset_stages(ns) for ns in defined}
     pipelines = {}
     for ns, stages in per_dataset.items():
         source_stages = per_dataset.get(KNOWLEDGE_SOURCES.get(ns), {})
@@ -94,20 +105,24 @@ def build_pipelines(stage_datasets: Sequence[str] = SYNTHETIC_DATASETS) -> dict[
         pipelines[ns] = _union(stages.values()) + _union(consumed)
     stage_names = dict.fromkeys(stage for stages in per_dataset.values() for stage in stages)
     for stage in stage_names:
-        pipelines[stage] = _union(per_dataset[ns][stage] for ns in stage_datasets if stage in per_dataset[ns])
-    pipelines["full"] = _union(pipelines[ns] for ns in SYNTHETIC_DATASETS)
-    pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS) + evaluation.create_comparison_pipeline(
-        PAPER_DATASETS)
+        pipelines[stage] = _union(per_dataset[ns][stage] for ns in stage_datasets
+                                  if ns in per_dataset and stage in per_dataset[ns])
     pipelines["predict"] = _union(_namespaced(predict.create_pipeline(), ns) for ns in stage_datasets)
-    pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
-    pipelines["tune"] = tune.create_pipeline(dataset=TUNE_DATASET)
-    pipelines["__default__"] = pipelines["full"]
+    if all(ns in per_dataset for ns in SYNTHETIC_DATASETS):
+        pipelines["full"] = _union(pipelines[ns] for ns in SYNTHETIC_DATASETS)
+    if all(ns in per_dataset for ns in PAPER_DATASETS):
+        pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS) + evaluation.create_comparison_pipeline(
+            PAPER_DATASETS)
+    if "full" in pipelines:
+        pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
+        pipelines["tune"] = tune.create_pipeline(dataset=TUNE_DATASET)
+    pipelines["__default__"] = pipelines.get("full", pipelines.get("paper", Pipeline([])))
     return pipelines
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines (per-stage ones over the current environment's datasets)."""
-    return build_pipelines(_stage_datasets)
+    return build_pipelines(_stage_datasets, _defined_datasets)
 
 
 def use_stage_datasets(datasets: Sequence[str]) -> bool:
@@ -124,4 +139,13 @@ def use_stage_datasets(datasets: Sequence[str]) -> bool:
     global _stage_datasets  # noqa: PLW0603 - the registry Kedro loads takes no arguments
     changed = datasets != _stage_datasets
     _stage_datasets = datasets
+    return changed
+
+
+def use_defined_datasets(datasets: Sequence[str]) -> bool:
+    """Register dataset pipelines only for ``datasets`` (those with parameters); True when that changed the registry."""
+    global _defined_datasets  # noqa: PLW0603 - the registry Kedro loads takes no arguments
+    datasets = tuple(ns for ns in SYNTHETIC_DATASETS + PAPER_DATASETS if ns in datasets)
+    changed = datasets != _defined_datasets
+    _defined_datasets = datasets
     return changed
