@@ -18,6 +18,8 @@ def identity(model_input: list[str]) -> list[str]:
 def model_uri(tmp_path, monkeypatch):
     """A trivial model logged to a throw-away sqlite store (the registry only needs a source)."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)  # an earlier session's, elsewhere
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     with mlflow.start_run():
         info = mlflow.pyfunc.log_model(name="m", python_model=identity, pip_requirements=[])
