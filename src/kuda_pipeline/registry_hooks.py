@@ -17,6 +17,7 @@ from typing import Any
 import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
+from mlflow.exceptions import MlflowException
 
 from kuda_pipeline.data.digest import arrays_digest
 from kuda_pipeline.serving.registry import Selection, register_selected_model, registered_model_name
@@ -82,8 +83,13 @@ class RegistryHooks:
         produced = pipeline.all_outputs()
         for name in sorted(produced):
             model_info = getattr(catalog.get(name), "model_info", None) if name.endswith(SERVING_MODEL) else None
-            if model_info is not None:
+            if model_info is None:
+                continue
+            try:
                 self._register(name.removesuffix(SERVING_MODEL), model_info.model_uri, run.info.run_id, catalog, produced)
+            except MlflowException as error:  # the run's results stand; only the registry entry is missing
+                logger.error("%s not registered (%s); register it by hand: mlflow.register_model(%r, %r)", name,
+                             error.message, model_info.model_uri, registered_model_name(name.removesuffix(SERVING_MODEL)))
 
     def _output(self, name: str, catalog: Any) -> Any:
         return self._outputs[name] if name in self._outputs else catalog.load(name)
