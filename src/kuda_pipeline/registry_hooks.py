@@ -42,8 +42,8 @@ def split_source(dataset: Any) -> str | None:
 def log_split_inputs(name: str, splits: dict[str, dict[str, Any]], source: str | None) -> None:
     """Each split as an MLflow input dataset ``<name>/<split>`` with its content digest and ``file://`` source."""
     for split, arrays in splits.items():
-        with warnings.catch_warnings():  # MLflow registers two identical local-file sources and says so each time
-            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        with warnings.catch_warnings():  # MLflow has two identical local-file sources and says so each time
+            warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple")
             dataset = mlflow.data.from_numpy(
                 dict(arrays), source=(Path(source) / split).resolve().as_uri() if source else None,
                 name=f"{name}/{split}", digest=arrays_digest(arrays),
@@ -85,11 +85,12 @@ class RegistryHooks:
             model_info = getattr(catalog.get(name), "model_info", None) if name.endswith(SERVING_MODEL) else None
             if model_info is None:
                 continue
+            namespace = name.removesuffix(SERVING_MODEL)
             try:
-                self._register(name.removesuffix(SERVING_MODEL), model_info.model_uri, run.info.run_id, catalog, produced)
+                self._register(namespace, model_info.model_uri, run.info.run_id, catalog, produced)
             except MlflowException as error:  # the run's results stand; only the registry entry is missing
                 logger.error("%s not registered (%s); register it by hand: mlflow.register_model(%r, %r)", name,
-                             error.message, model_info.model_uri, registered_model_name(name.removesuffix(SERVING_MODEL)))
+                             error.message, model_info.model_uri, registered_model_name(namespace))
 
     def _output(self, name: str, catalog: Any) -> Any:
         return self._outputs[name] if name in self._outputs else catalog.load(name)
@@ -98,9 +99,11 @@ class RegistryHooks:
         train = TrainConfig.from_dict(catalog.load(f"params:{namespace}.fusion_training")["train"])
         summary = self._output(f"{namespace}.fusion_training_summary", catalog)
         test_metrics = self._output(f"{namespace}.test_metrics", catalog)["kuda"]
-        selection = Selection(train.selection_metric, train.selection_mode, float(summary["valid"][train.selection_metric]))
+        metric = train.selection_metric
+        selection = Selection(metric, train.selection_mode, float(summary["valid"][metric]))
         split_arrays = f"{namespace}{SPLIT_ARRAYS}"
-        version = dataset_versions(catalog, [split_arrays], saved=split_arrays in produced).get(f"version.{split_arrays}")
+        versions = dataset_versions(catalog, [split_arrays], saved=split_arrays in produced)
+        version = versions.get(f"version.{split_arrays}")
         tags = {
             "run_id": run_id,
             "data_version": version or "unversioned",
