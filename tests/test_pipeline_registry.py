@@ -108,7 +108,7 @@ def project_path(tmp_path, monkeypatch):
     monkeypatch.chdir(project_path)
     yield project_path
     use_stage_datasets(SYNTHETIC_DATASETS)
-    use_defined_datasets(SYNTHETIC_DATASETS + PAPER_DATASETS)
+    use_defined_datasets(SYNTHETIC_DATASETS)
     project.pipelines.configure(f"{project.PACKAGE_NAME}.pipeline_registry")
 
 

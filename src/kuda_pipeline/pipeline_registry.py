@@ -46,7 +46,9 @@ SOURCE_STAGES_CONSUMED = ("synthesis", "ingestion")
 STAGE_DATASETS_PARAMETER = "stage_pipeline_datasets"
 
 _stage_datasets: tuple[str, ...] = SYNTHETIC_DATASETS
-_defined_datasets: tuple[str, ...] = SYNTHETIC_DATASETS + PAPER_DATASETS
+# datasets with parameters: base's until a session's context (StagePipelineHooks) says more; kedro-viz and
+# `kedro registry list` run without hooks, so they list the base environment's pipelines only
+_defined_datasets: tuple[str, ...] = SYNTHETIC_DATASETS
 
 
 def _namespaced(template: Pipeline, namespace: str, **mapping) -> Pipeline:
