@@ -1,16 +1,17 @@
 """Shared test set-up: no telemetry, offline Hugging Face, and a tiny random BERT."""
 import os
 
-import pytest
-from tiny_models import tiny_bert
-from transformers import AutoTokenizer
-
-from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir
-from hub_cache import offline_cache  # noqa: F401 - a fixture for every test module
-
+# before anything imports huggingface_hub, which reads these once
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+from tiny_models import tiny_bert  # noqa: E402
+from transformers import AutoTokenizer  # noqa: E402
+
+from kuda_pipeline.model.text_encoder import embedded_text_encoder_dir  # noqa: E402
+from hub_cache import offline_cache  # noqa: F401, E402 - a fixture for every test module
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from kuda_pipeline.pipeline_registry import KNOWLEDGE_SOURCES, PAPER_DATASETS, SYNTHETIC_DATASETS, register_pipelines
-from project_copy import project_after_run, small_run_params
+from kuda_pipeline.pipeline_registry import KNOWLEDGE_SOURCES, SYNTHETIC_DATASETS, register_pipelines
+from project_copy import copy_project, project_after_run, small_run_params
 
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 WINDOW = (1400, 900)
@@ -69,7 +69,7 @@ def test_viz_build_lists_every_registered_pipeline(viz_site):
     ("pipeline_id", "namespaces"),
     [
         ("full", set(SYNTHETIC_DATASETS)),
-        ("paper", {*PAPER_DATASETS, "paper"}),
+        ("predict", set(SYNTHETIC_DATASETS)),
         ("synthetic_sims", {"synthetic_sims"}),
         ("synthetic_mosi", {"synthetic_mosi", KNOWLEDGE_SOURCES["synthetic_mosi"]}),
         ("evaluation", set(SYNTHETIC_DATASETS)),
@@ -160,3 +160,32 @@ def test_viz_site_renders_the_flowchart_in_headless_chromium(viz_site, tmp_path)
     pixels = matplotlib.image.imread(screenshot)  # (H, W, RGB[A]) in [0, 1]
     assert pixels.shape[:2] == (WINDOW[1], WINDOW[0])
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 100  # not a blank page
+
+
+# ---------------------------------------------------------------- layers and parameters, as kedro-viz computes them
+
+LAYERS = ["01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models", "07_model_output",
+          "08_reporting"]
+
+
+@pytest.mark.parametrize("env", [None, "paper"])
+def test_viz_layers_sort_in_order_without_a_cycle_and_every_parameter_exists(tmp_path, monkeypatch, caplog, env):
+    from kedro_viz.data_access.managers import DataAccessManager
+    from kedro_viz.integrations.kedro.data_loader import load_data
+    from kedro_viz.server import populate_data
+
+    project = copy_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    catalog, pipelines, extras = load_data(project, env=env, include_hooks=env is not None)
+    manager = DataAccessManager()
+    with caplog.at_level("WARNING"):
+        populate_data(manager, catalog, pipelines, extras)
+        for pipeline_id in pipelines:
+            layers = manager.get_sorted_layers_for_registered_pipeline(pipeline_id)  # raises on a cycle
+            present = {node.layer for node in manager.nodes.as_dict().values()
+                       if getattr(node, "layer", None) and pipeline_id in getattr(node, "pipelines", ())}
+            assert [layer for layer in layers if layer in present] == [l for l in LAYERS if l in present], pipeline_id
+            if pipeline_id == "full":
+                assert present == set(LAYERS)
+    assert not [record.message for record in caplog.records if "Cannot find parameter" in record.getMessage()]
+    assert ("paper" in pipelines) == (env == "paper")

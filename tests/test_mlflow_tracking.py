@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from kedro.framework.hooks import hook_impl
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog
@@ -311,3 +312,52 @@ def test_a_run_is_tracked_on_a_real_server(tmp_path, monkeypatch, isolated_mlflo
     assert checkpoint.file_size == local_checkpoint.stat().st_size
     stored = store / "artifacts" / run.info.experiment_id / run_id / "artifacts" / NAMESPACE / "fusion_model"
     assert (stored / "fusion_model.pt").stat().st_size == local_checkpoint.stat().st_size
+
+
+def test_a_run_that_fails_parameter_validation_leaves_no_finished_run(tmp_path, monkeypatch, isolated_mlflow):
+    project = copy_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    bootstrap_project(project)
+    params = small_run_params([NAMESPACE], TINY_SPLITS)
+    params[NAMESPACE]["fusion_training"] = {"train": {"epochs": -1}}
+
+    with pytest.raises(ValueError, match=r"synthetic_sims.fusion_training.train: TrainConfig.epochs=-1 is invalid"):
+        with KedroSession.create(project_path=project, runtime_params=params) as session:
+            session.run(pipeline_names=[NAMESPACE])
+    assert mlflow.active_run() is None
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("kuda_pipeline")
+    runs = client.search_runs([experiment.experiment_id]) if experiment else []
+    assert [run.info.status for run in runs] in ([], ["FAILED"])
+    assert not (project / "data").exists()
+
+
+def test_a_hook_failing_after_the_mlflow_run_started_marks_it_failed(tmp_path, isolated_mlflow):
+    from kedro.framework.hooks.manager import _create_hook_manager
+
+    from kuda_pipeline.tracking.failed_start import FailedStartHooks
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+
+    class StartsThenFails:  # kedro-mlflow opens its run, then a later before_pipeline_run hook raises
+        @hook_impl(tryfirst=True)
+        def before_pipeline_run(self):
+            mlflow.start_run()
+
+    class Fails:
+        @hook_impl(trylast=True)
+        def before_pipeline_run(self):
+            raise RuntimeError("tags could not be written")
+
+    manager = _create_hook_manager()
+    for hooks in (StartsThenFails(), Fails(), FailedStartHooks()):
+        manager.register(hooks)
+    with pytest.raises(RuntimeError, match="tags could not be written"):
+        manager.hook.before_pipeline_run(run_params={}, pipeline=None, catalog=None)
+    assert mlflow.active_run() is None
+    [run] = MlflowClient(tracking_uri=uri).search_runs(["0"])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["failed_before_first_node"] == "RuntimeError: tags could not be written"

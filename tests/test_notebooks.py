@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -17,32 +16,11 @@ from project_copy import PROJECT_ROOT, project_after_run, small_run_params
 
 NOTEBOOKS = ("label_statistics.ipynb", "results.ipynb")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-# main_results as in shared/paper_results.json, cut to the rows the notebook shows for the synthetic namespaces
-PAPER_RESULTS = {
-    "main_results": {
-        "sims": {"KuDA": {"MAE": 0.408, "Corr": 0.613, "Acc5": 43.54, "Acc3": 66.52, "Acc2": 80.74, "F1": 80.71}},
-        "mosi": {
-            "KuDA": {"MAE": 0.705, "Corr": 0.795, "Acc7": 47.08, "Acc2": [84.4, 86.43], "F1": [84.48, 86.46]}
-        },
-    }
-}
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Iterator[Path]:
     """A throw-away project copy after ``full`` ran on small corpora; MLflow tracks into a sqlite file inside it."""
     with project_after_run(tmp_path_factory.mktemp("notebooks") / "project", ["full"], small_run_params()) as project:
         yield project
-
-
-@pytest.fixture
-def paper_results_file(project) -> Iterator[Path]:
-    """``shared/paper_results.json`` beside the project, where the results notebook looks for it."""
-    path = project.parent / "shared" / "paper_results.json"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(PAPER_RESULTS))
-    yield path
-    path.unlink()
 
 
 def execute(name: str, project: Path) -> nbformat.NotebookNode:
@@ -91,24 +69,14 @@ def test_label_statistics_notebook_reproduces_the_pipeline_shares(project):
 
 
 @pytest.mark.slow
-def test_results_notebook_puts_the_paper_rows_beside_ours(project, paper_results_file):
+def test_results_notebook_puts_the_paper_rows_beside_ours(project):
     notebook = execute("results.ipynb", project)
 
     printed = "".join(outputs(notebook, "stream"))
     tables = "".join(outputs(notebook, "text/html"))
-    assert f"paper results: {paper_results_file}" in printed
+    assert "paper results for ['mosei', 'mosi', 'sims', 'simsv2']" in printed  # the packaged copy
     assert "train-mean baseline" in tables and ">paper<" in tables
     assert "80.740" in tables  # sims KuDA Acc2
     assert "86.430" in tables  # mosi KuDA Acc2 non-0, from the paper's [has-0, non-0] pair
     assert "dominant_by_prediction" in tables and "dominant_by_labels" in tables
     assert len(outputs(notebook, "image/png")) == 1
-
-
-@pytest.mark.slow
-def test_results_notebook_without_paper_results_says_so(project):
-    notebook = execute("results.ipynb", project)
-
-    assert "paper_results.json not found" in "".join(outputs(notebook, "stream"))
-    tables = "".join(outputs(notebook, "text/html"))
-    assert "train-mean baseline" in tables
-    assert ">paper<" not in tables

@@ -8,7 +8,13 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from kuda_pipeline import pipeline_registry
-from kuda_pipeline.pipeline_registry import PAPER_DATASETS, SYNTHETIC_DATASETS, build_pipelines, use_stage_datasets
+from kuda_pipeline.pipeline_registry import (
+    PAPER_DATASETS,
+    SYNTHETIC_DATASETS,
+    build_pipelines,
+    use_defined_datasets,
+    use_stage_datasets,
+)
 from project_copy import copy_project
 
 DATASET_STAGES = {
@@ -83,6 +89,14 @@ def test_the_paper_datasets_have_no_synthesis_stage(paper_pipelines):
     assert node_names(paper_pipelines["synthesis"]) == set()
 
 
+def test_dataset_pipelines_exist_only_where_the_environment_has_their_parameters():
+    base = build_pipelines(SYNTHETIC_DATASETS, defined_datasets=SYNTHETIC_DATASETS)
+    assert not {"paper", *PAPER_DATASETS} & set(base)
+    assert {"full", "experiments", "predict", *SYNTHETIC_DATASETS} <= set(base) and base["__default__"] is base["full"]
+    without_source = build_pipelines(PAPER_DATASETS, defined_datasets=["mosi", "mosei", "simsv2"])
+    assert {"mosei", "simsv2"} <= set(without_source) and not {"mosi", "paper"} & set(without_source)
+
+
 def test_unknown_stage_datasets_are_refused():
     with pytest.raises(ValueError, match=r"stage_pipeline_datasets must list .* got \['imdb'\]"):
         use_stage_datasets(["imdb"])
@@ -94,6 +108,7 @@ def project_path(tmp_path, monkeypatch):
     monkeypatch.chdir(project_path)
     yield project_path
     use_stage_datasets(SYNTHETIC_DATASETS)
+    use_defined_datasets(SYNTHETIC_DATASETS)
     project.pipelines.configure(f"{project.PACKAGE_NAME}.pipeline_registry")
 
 

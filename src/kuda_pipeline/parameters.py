@@ -24,6 +24,7 @@ from kuda_pipeline.experiments.grid import ENTRY_FIELDS, TRAINING_OVERRIDES, Fig
 from kuda_pipeline.experiments.ray_settings import RaySettings
 from kuda_pipeline.experiments.tuning import DISTRIBUTIONS, TUNE_FIELDS, TuneSpec
 from kuda_pipeline.experiments.variants import parse_variants
+from kuda_pipeline.incremental import FORCE_PARAMETER
 from kuda_pipeline.model.config import TASK_LOSSES, KudaConfig
 from kuda_pipeline.model.text_encoder import read_text_encoder_depth, read_token_limits
 from kuda_pipeline.parameter_schema import (
@@ -89,6 +90,12 @@ def _check_translation(section: Mapping[str, Any]) -> None:
         raise ValueError("backend or fallback is 'seq2seq' but the seq2seq section (model …) is missing")
 
 
+def _check_predict(section: Mapping[str, Any]) -> None:
+    model = section["model"]
+    if model != "catalog" and not str(model).startswith(("models:/", "runs:/")):
+        raise ValueError(f"model must be 'catalog' or an MLflow model URI (models:/..., runs:/...), got {model!r}")
+
+
 STAGE1_MODALITY = Section({"loss": one_of(*TASK_LOSSES), "train": TRAIN}, required=("loss", "train"))
 SEQ2SEQ = Section({"model": STR, "device": DEVICE, "batch_size": POSITIVE_INT, "max_new_tokens": POSITIVE_INT,
                    "num_beams": POSITIVE_INT}, required=("model",))
@@ -111,6 +118,7 @@ NAMESPACE_SECTIONS: dict[str, Any] = {
                           required=("split", "batch_size", "device")),
     "translation": Section({"backend": one_of(*TRANSLATION_BACKENDS), "fallback": optional(one_of("seq2seq")),
                             "seq2seq": SEQ2SEQ}, required=("backend",), check=_check_translation),
+    "predict": Section({"model": STR, "device": DEVICE}, required=("model", "device"), check=_check_predict),
 }
 
 RAY = section_from_dataclass(RaySettings, check=RaySettings.from_params)
@@ -121,8 +129,12 @@ DISTRIBUTION = Section({"type": one_of(*DISTRIBUTIONS), **{field: ANY for fields
 VARIANT = Section({"architecture": section_from_dataclass(KudaConfig, exclude=tuple(_DATA_SHAPE_STAND_INS),
                                                           partial=True),
                    "use_knowledge": one_of(True, False)})
+FORCE_RETRAIN = Leaf("true, false or a list of dataset namespaces and node names",
+                     lambda value: isinstance(value, bool) or (isinstance(value, list)
+                                                               and all(isinstance(item, str) for item in value)))
 GLOBAL_SECTIONS: dict[str, Any] = {
     STAGE_DATASETS_PARAMETER: list_of(one_of(*DATASET_NAMESPACES)),
+    FORCE_PARAMETER: FORCE_RETRAIN,
     "experiments": Section({
         "name": STR,
         "grid": ListOf(Section({key: ANY for key in ENTRY_FIELDS}, required=ENTRY_FIELDS)),

@@ -8,6 +8,8 @@
 - one pipeline per stage (``ingestion``, ``translation``, ``fusion_training``, ...) over the dataset namespaces of
   the environment: its ``stage_pipeline_datasets`` parameter (base: the synthetic ones; ``paper``: the real ones),
   handed over by ``StagePipelineHooks`` when the Kedro context is created.
+- ``predict``: new samples (``<ns>.new_samples``, labels optional) through a trained model, per dataset namespace of
+  the environment (``--namespaces=<ns>`` for one); not part of ``full``/``paper``.
 - ``experiments``: the grid of ``parameters_experiments.yml`` (variants × seeds) over the outputs of ``full``.
 - ``tune``: the hyperparameter search of ``parameters_tune.yml`` (Ray Tune) over the outputs of ``full``.
 
@@ -17,6 +19,7 @@ a source dataset whose Chinese text is translated into English (Appendix B): ``K
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 
 from kedro.pipeline import Pipeline
@@ -28,6 +31,7 @@ from kuda_pipeline.pipelines import (
     ingestion,
     knowledge_pretraining,
     label_statistics,
+    predict,
     synthesis,
     translation,
     tune,
@@ -42,6 +46,9 @@ SOURCE_STAGES_CONSUMED = ("synthesis", "ingestion")
 STAGE_DATASETS_PARAMETER = "stage_pipeline_datasets"
 
 _stage_datasets: tuple[str, ...] = SYNTHETIC_DATASETS
+# datasets with parameters: base's until a session's context (StagePipelineHooks) says more; kedro-viz and
+# `kedro registry list` run without hooks, so they list the base environment's pipelines only
+_defined_datasets: tuple[str, ...] = SYNTHETIC_DATASETS
 
 
 def _namespaced(template: Pipeline, namespace: str, **mapping) -> Pipeline:
@@ -62,11 +69,14 @@ def _dataset_stages(namespace: str) -> dict[str, Pipeline]:
             knowledge_pretraining.create_pipeline(), namespace, inputs={"knowledge_arrays": f"{namespace}.split_arrays"}
         )
     else:
-        stages["translation"] = _namespaced(translation.create_translation_pipeline(), source) + _namespaced(
-            translation.create_assembly_pipeline(),
-            namespace,
-            inputs={"source_arrays": f"{source}.split_arrays", "source_translations": f"{source}.translations_en"},
-        )
+        with warnings.catch_warnings():  # the knowledge-transfer edge reads another namespace's datasets on purpose
+            warnings.filterwarnings("ignore", message="One or more dataset names contain '.' characters")
+            assembly = _namespaced(
+                translation.create_assembly_pipeline(),
+                namespace,
+                inputs={"source_arrays": f"{source}.split_arrays", "source_translations": f"{source}.translations_en"},
+            )
+        stages["translation"] = _namespaced(translation.create_translation_pipeline(), source) + assembly
         stages["knowledge_pretraining"] = _namespaced(knowledge_pretraining.create_pipeline(), namespace)
     stages["fusion_training"] = _namespaced(fusion_training.create_pipeline(), namespace)
     stages["evaluation"] = _namespaced(evaluation.create_pipeline(), namespace)
@@ -77,9 +87,19 @@ def _union(pipelines: Iterable[Pipeline]) -> Pipeline:
     return sum(pipelines, Pipeline([]))
 
 
-def build_pipelines(stage_datasets: Sequence[str] = SYNTHETIC_DATASETS) -> dict[str, Pipeline]:
-    """Every pipeline of the project; the per-stage ones cover the dataset namespaces ``stage_datasets``."""
-    per_dataset = {ns: _dataset_stages(ns) for ns in SYNTHETIC_DATASETS + PAPER_DATASETS}
+def build_pipelines(
+    stage_datasets: Sequence[str] = SYNTHETIC_DATASETS,
+    defined_datasets: Sequence[str] = SYNTHETIC_DATASETS + PAPER_DATASETS,
+) -> dict[str, Pipeline]:
+    """Every pipeline of the project; the per-stage ones cover the dataset namespaces ``stage_datasets``.
+
+    Dataset pipelines (and ``full``, ``paper``, ``experiments``) exist only for ``defined_datasets``, the namespaces
+    whose parameters the environment holds (a transfer target also needs its source's), so that no registered
+    pipeline names parameters the environment lacks (kedro-viz would warn about every one).
+    """
+    defined = [ns for ns in SYNTHETIC_DATASETS + PAPER_DATASETS
+               if ns in defined_datasets and KNOWLEDGE_SOURCES.get(ns, ns) in defined_datasets]
+    per_dataset = {ns: _dataset_stages(ns) for ns in defined}
     pipelines = {}
     for ns, stages in per_dataset.items():
         source_stages = per_dataset.get(KNOWLEDGE_SOURCES.get(ns), {})
@@ -87,19 +107,24 @@ def build_pipelines(stage_datasets: Sequence[str] = SYNTHETIC_DATASETS) -> dict[
         pipelines[ns] = _union(stages.values()) + _union(consumed)
     stage_names = dict.fromkeys(stage for stages in per_dataset.values() for stage in stages)
     for stage in stage_names:
-        pipelines[stage] = _union(per_dataset[ns][stage] for ns in stage_datasets if stage in per_dataset[ns])
-    pipelines["full"] = _union(pipelines[ns] for ns in SYNTHETIC_DATASETS)
-    pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS) + evaluation.create_comparison_pipeline(
-        PAPER_DATASETS)
-    pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
-    pipelines["tune"] = tune.create_pipeline(dataset=TUNE_DATASET)
-    pipelines["__default__"] = pipelines["full"]
+        pipelines[stage] = _union(per_dataset[ns][stage] for ns in stage_datasets
+                                  if ns in per_dataset and stage in per_dataset[ns])
+    pipelines["predict"] = _union(_namespaced(predict.create_pipeline(), ns) for ns in stage_datasets)
+    if all(ns in per_dataset for ns in SYNTHETIC_DATASETS):
+        pipelines["full"] = _union(pipelines[ns] for ns in SYNTHETIC_DATASETS)
+    if all(ns in per_dataset for ns in PAPER_DATASETS):
+        pipelines["paper"] = _union(pipelines[ns] for ns in PAPER_DATASETS) + evaluation.create_comparison_pipeline(
+            PAPER_DATASETS)
+    if "full" in pipelines:
+        pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
+        pipelines["tune"] = tune.create_pipeline(dataset=TUNE_DATASET)
+    pipelines["__default__"] = pipelines.get("full", pipelines.get("paper", Pipeline([])))
     return pipelines
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines (per-stage ones over the current environment's datasets)."""
-    return build_pipelines(_stage_datasets)
+    return build_pipelines(_stage_datasets, _defined_datasets)
 
 
 def use_stage_datasets(datasets: Sequence[str]) -> bool:
@@ -116,4 +141,13 @@ def use_stage_datasets(datasets: Sequence[str]) -> bool:
     global _stage_datasets  # noqa: PLW0603 - the registry Kedro loads takes no arguments
     changed = datasets != _stage_datasets
     _stage_datasets = datasets
+    return changed
+
+
+def use_defined_datasets(datasets: Sequence[str]) -> bool:
+    """Register dataset pipelines only for ``datasets`` (those with parameters); True when that changed the registry."""
+    global _defined_datasets  # noqa: PLW0603 - the registry Kedro loads takes no arguments
+    datasets = tuple(ns for ns in SYNTHETIC_DATASETS + PAPER_DATASETS if ns in datasets)
+    changed = datasets != _defined_datasets
+    _defined_datasets = datasets
     return changed

@@ -12,14 +12,24 @@ from typing import Any
 from kedro.framework import project
 from kedro.framework.hooks import hook_impl
 
-from kuda_pipeline.pipeline_registry import STAGE_DATASETS_PARAMETER, SYNTHETIC_DATASETS, use_stage_datasets
+from kuda_pipeline.pipeline_registry import (
+    PAPER_DATASETS,
+    STAGE_DATASETS_PARAMETER,
+    SYNTHETIC_DATASETS,
+    use_defined_datasets,
+    use_stage_datasets,
+)
 
 
 class StagePipelineHooks:
-    """Reads ``stage_pipeline_datasets`` (default: the synthetic namespaces) into the pipeline registry."""
+    """Reads ``stage_pipeline_datasets`` (default: the synthetic namespaces) and which dataset namespaces have
+    parameters into the pipeline registry."""
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
         datasets = context.params.get(STAGE_DATASETS_PARAMETER, SYNTHETIC_DATASETS)
-        if use_stage_datasets(datasets) and project.PACKAGE_NAME:
+        defined = [ns for ns in SYNTHETIC_DATASETS + PAPER_DATASETS if ns in context.params]
+        changed = use_stage_datasets(datasets)
+        changed = use_defined_datasets(defined) or changed
+        if changed and project.PACKAGE_NAME:
             project.pipelines.configure(f"{project.PACKAGE_NAME}.pipeline_registry")

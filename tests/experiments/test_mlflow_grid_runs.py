@@ -12,6 +12,7 @@ from kuda_pipeline.datasets.mlflow_grid_runs import MlflowGridRunsDataset
 
 RECORDS = [
     {"grid": "reduced", "run_name": f"d | {variant} | seed 0",
+     "tags": {"grid": "reduced", "dataset": "d", "variant": variant, "seed": "0", "trial": key, "cell_key": key},
      "params": {"dataset": "d", "variant": variant, "seed": 0, "cell_key": key, "use_knowledge": True},
      "metrics": {"test.MAE": mae, "best_epoch": 1.0}}
     for variant, key, mae in (("KuDA", "k1", 0.4), ("w/o DAF", "k2", 0.5))
@@ -33,6 +34,8 @@ def test_without_a_tracking_uri_nothing_is_logged(monkeypatch, caplog):
 def test_each_cell_is_a_nested_run_sharing_the_grid_tag(tmp_path, monkeypatch):
     monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")  # restored after the test
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)  # an earlier session's, elsewhere
     with mlflow.start_run(run_name="kedro run") as parent:
         MlflowGridRunsDataset().save(RECORDS)
         assert mlflow.active_run().info.run_id == parent.info.run_id
@@ -40,4 +43,5 @@ def test_each_cell_is_a_nested_run_sharing_the_grid_tag(tmp_path, monkeypatch):
     assert [run.data.params["variant"] for run in runs] == ["KuDA", "w/o DAF"]
     assert all(run.data.tags["mlflow.parentRunId"] == parent.info.run_id for run in runs)
     assert [run.data.metrics["test.MAE"] for run in runs] == [0.4, 0.5]
+    assert runs[1].data.tags["trial"] == "k2" and runs[1].data.tags["variant"] == "w/o DAF"
     assert runs[1].data.tags["cell_key"] == "k2" and runs[1].info.run_name == "d | w/o DAF | seed 0"

@@ -10,7 +10,7 @@ from kedro.runner import SequentialRunner
 from matplotlib.figure import Figure
 
 from kuda_pipeline.datasets import MMSAPickleDataset
-from kuda_pipeline.pipeline_registry import register_pipelines
+from kuda_pipeline.pipeline_registry import build_pipelines
 from kuda_pipeline.pipelines import ingestion, label_statistics, synthesis
 
 
@@ -70,7 +70,7 @@ def test_statistics_of_a_dataset_without_unimodal_labels_are_skipped_with_a_log(
 
 
 def test_registry_builds_one_namespace_per_dataset_and_the_transfer_edge():
-    pipelines = register_pipelines()
+    pipelines = build_pipelines()  # every dataset defined (a session registers only those with parameters)
     full_namespaces = {node.namespace for node in pipelines["full"].nodes}
     assert full_namespaces == {"synthetic_sims", "synthetic_mosi"}
     paper_namespaces = {node.namespace for node in pipelines["paper"].nodes}

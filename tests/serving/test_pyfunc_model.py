@@ -9,13 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from mlflow.exceptions import MlflowException
+from mlflow.models.utils import load_serving_example
 from mlflow.pyfunc.scoring_server import infer_and_parse_data
-from tiny_models import tiny_bert
+from tiny_models import tiny_bert, tiny_bert_config
 
 from kuda_pipeline.data.dataset import padding_mask
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.kuda import KuDA
-from kuda_pipeline.serving import KudaPyfuncModel, build_pyfunc_model
+from kuda_pipeline.serving import InvalidModelInput, KudaPyfuncModel, build_pyfunc_model, input_example, model_signature
 
 L_T, L_V, D_V, L_A, D_A = 8, 6, 5, 10, 4
 ENCODER = {"hidden_size": 16, "num_layers": 2, "num_heads": 2, "ffn_size": 8}
@@ -134,3 +136,59 @@ def test_bad_lengths_missing_keys_and_unknown_scheme_are_refused(trained):
         served.predict({**arrays, "text_bert": np.full((2, 3, L_T), 100)})
     with pytest.raises(ValueError, match=r"unknown metric scheme 'imdb'"):
         KudaPyfuncModel({"config": CONFIG, "state_dict": {}}, {"vocab_size": 100}, "imdb")
+
+
+# ---------------------------------------------------------------- signature and input example, as the pipeline logs them
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory, trained):
+    """The same model saved with the dataset's shapes as its signature and two samples as its input example."""
+    model, _ = trained
+    config = KudaConfig.from_dict(CONFIG)
+    state = {"config": dataclasses.asdict(config), "state_dict": model.state_dict()}
+    example = input_example(int_tokens(split_arrays(5, seed=3)))
+    pyfunc = KudaPyfuncModel(state, tiny_bert_config().to_dict(), "sims", device="cpu", input_example=example)
+    path = tmp_path_factory.mktemp("signed") / "m"
+    mlflow.pyfunc.save_model(path=path, python_model=pyfunc, signature=model_signature(config),
+                             input_example=pyfunc.input_example, pip_requirements=["torch", "transformers"])
+    return path, mlflow.pyfunc.load_model(str(path))
+
+
+def int_tokens(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {**arrays, "text_bert": arrays["text_bert"].astype(np.int64)}
+
+
+def test_signature_holds_the_dataset_shapes_and_the_example_is_a_real_request(trained, signed):
+    model, _ = trained
+    path, served = signed
+    schema = {spec.name: (str(spec.type), spec.shape) for spec in served.metadata.get_input_schema().inputs}
+    assert schema == {
+        "id": ("object", (-1,)), "text_bert": ("int64", (-1, 3, L_T)), "vision": ("float32", (-1, L_V, D_V)),
+        "vision_lengths": ("int64", (-1,)), "audio": ("float32", (-1, L_A, D_A)), "audio_lengths": ("int64", (-1,)),
+    }
+    request = json.loads(load_serving_example(str(path)))  # serving_input_example.json, what docs/serving.md sends
+    assert sorted(request["inputs"]) == sorted(schema) and len(request["inputs"]["id"]) == 2
+    frame = served.predict(infer_and_parse_data(request, served.metadata.get_input_schema()))
+    arrays = int_tokens(split_arrays(5, seed=3))
+    expected = direct_predictions(model, {key: value[:2] for key, value in arrays.items()})
+    assert frame["id"].tolist() == ["clip_000", "clip_001"]
+    assert_matches(frame, expected)
+
+
+def test_a_request_of_the_wrong_shape_is_refused_with_both_shapes(signed):
+    _, served = signed
+    request = {key: value.tolist() for key, value in int_tokens(split_arrays(2)).items()}
+    request["text_bert"] = np.zeros((2, 3, 2), dtype=np.int64).tolist()
+    parsed = infer_and_parse_data({"inputs": request}, served.metadata.get_input_schema())
+    with pytest.raises(MlflowException, match=r"Shape of input \(2, 3, 2\) does not match expected shape \(-1, 3, 8\)"):
+        served.predict(parsed)
+
+
+def test_what_the_signature_cannot_check_is_a_400_naming_the_key(signed):
+    _, served = signed
+    arrays = int_tokens(split_arrays(2))
+    with pytest.raises(InvalidModelInput, match=r"input 'audio_lengths' must hold integers in \[0, 10\]") as caught:
+        served.predict({**arrays, "audio_lengths": np.array([11, 3])})
+    assert caught.value.get_http_status_code() == 400
+    assert isinstance(caught.value, ValueError)

@@ -8,8 +8,9 @@ import torch
 from tiny_models import l1_step, mae_metric, make_config, make_loader, make_model
 from torch import nn
 
-from kuda_pipeline.training.checkpoint import load_state
-from kuda_pipeline.training.fit import CHECKPOINT_NAME, build_optimizer, fit
+from kuda_pipeline.training.checkpoint import load_state, save_state
+from kuda_pipeline.training.config import training_identity
+from kuda_pipeline.training.fit import CHECKPOINT_NAME, CheckpointMismatchError, build_optimizer, fit
 from kuda_pipeline.training.loop import NonFiniteLossError, evaluate, run_epoch
 
 
@@ -188,25 +189,86 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tmp_path):
     assert_same_state(snapshot(model), full_last)
 
 
-def test_resume_of_a_finished_run_trains_nothing(tmp_path):
+def interrupting_step(after_training_batches: int):
+    """``l1_step`` that raises KeyboardInterrupt at training batch ``after_training_batches + 1``."""
+    calls = []
+
+    def step(model, batch):
+        if model.training:
+            calls.append(None)
+            if len(calls) > after_training_batches:
+                raise KeyboardInterrupt
+        return l1_step(model, batch)
+
+    return step
+
+
+def interrupted_run(checkpoint_dir, config, checkpoint_identity=None, epochs_done: int = 1) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        fit(make_model(), make_loader(shuffle=True, generator_seed=3), make_loader(data_seed=1),
+            interrupting_step(4 * epochs_done), mae_metric, config, checkpoint_dir=checkpoint_dir,
+            checkpoint_identity=checkpoint_identity)
+    assert load_state(checkpoint_dir / CHECKPOINT_NAME)["finished"] is False
+
+
+def test_a_finished_checkpoint_is_never_resumed(tmp_path):
     finished = fit(make_model(), make_loader(shuffle=True), make_loader(data_seed=1), l1_step, mae_metric,
                    make_config(), checkpoint_dir=tmp_path)
+    assert load_state(tmp_path / CHECKPOINT_NAME)["finished"] is True
 
-    def must_not_run(model, batch):
-        raise AssertionError("no epoch should run")
+    calls = []
 
-    again = fit(make_model(), make_loader(shuffle=True), make_loader(data_seed=1), must_not_run, mae_metric,
+    def counting_step(model, batch):
+        calls.append(model.training)
+        return l1_step(model, batch)
+
+    again = fit(make_model(), make_loader(shuffle=True), make_loader(data_seed=1), counting_step, mae_metric,
                 make_config(resume=True), checkpoint_dir=tmp_path)
-    assert again.history == finished.history and again.best_epoch == finished.best_epoch
+    assert calls.count(True) == 4 * 4  # every epoch trained again (4 epochs x 4 batches)
+    assert again.history == finished.history  # same seed and inputs: the same run, not the old one returned
     assert_same_state(again.best_state_dict, finished.best_state_dict)
 
 
+def test_resuming_with_other_settings_names_every_differing_field(tmp_path):
+    interrupted_run(tmp_path, make_config(), checkpoint_identity={"data": "digest-a", "model": {"k": 2}})
+    with pytest.raises(CheckpointMismatchError) as error:
+        fit(make_model(), make_loader(shuffle=True, generator_seed=3), make_loader(data_seed=1), l1_step, mae_metric,
+            make_config(resume=True, learning_rate=2e-2, seed=8, device="auto"), checkpoint_dir=tmp_path,
+            checkpoint_identity={"data": "digest-b", "model": {"k": 2}})
+    message = str(error.value)
+    assert message.startswith(f"cannot resume from {tmp_path / CHECKPOINT_NAME}: it was trained with other")
+    differences = [line.strip() for line in message.splitlines()[1:-1]]
+    assert differences == ["data: checkpoint 'digest-a', now 'digest-b'",
+                           "train.learning_rate: checkpoint 0.01, now 0.02",
+                           "train.seed: checkpoint 7, now 8"]  # device and resume do not change what is trained
+    assert "on_checkpoint_mismatch: restart" in message
+
+
+def test_a_mismatch_restarts_from_scratch_when_asked(tmp_path):
+    interrupted_run(tmp_path, make_config(learning_rate=2e-2))
+    restarted = fit(make_model(), make_loader(shuffle=True, generator_seed=3), make_loader(data_seed=1), l1_step,
+                    mae_metric, make_config(resume=True, on_checkpoint_mismatch="restart"), checkpoint_dir=tmp_path)
+    fresh = fit(make_model(), make_loader(shuffle=True, generator_seed=3), make_loader(data_seed=1), l1_step,
+                mae_metric, make_config(), checkpoint_dir=tmp_path / "fresh")
+    assert restarted.history == fresh.history and restarted.last_epoch == 4
+    assert load_state(tmp_path / CHECKPOINT_NAME)["identity"]["train"]["learning_rate"] == 1e-2
+
+
+def test_a_checkpoint_without_a_record_of_its_settings_is_not_resumed(tmp_path):
+    interrupted_run(tmp_path, make_config())
+    state = load_state(tmp_path / CHECKPOINT_NAME)
+    del state["identity"]
+    save_state(tmp_path / CHECKPOINT_NAME, state)
+    with pytest.raises(CheckpointMismatchError, match="the checkpoint records no settings"):
+        fit(make_model(), make_loader(), make_loader(data_seed=1), l1_step, mae_metric, make_config(resume=True),
+            checkpoint_dir=tmp_path)
+
+
 def test_resume_with_a_different_step_count_is_rejected(tmp_path):
-    fit(make_model(), make_loader(), make_loader(data_seed=1), l1_step, mae_metric, make_config(epochs=2),
-        checkpoint_dir=tmp_path)
-    with pytest.raises(ValueError, match="written for 8 scheduler steps but this run has 12"):
-        fit(make_model(), make_loader(), make_loader(data_seed=1), l1_step, mae_metric,
-            make_config(epochs=3, resume=True), checkpoint_dir=tmp_path)
+    interrupted_run(tmp_path, make_config(epochs=2))
+    with pytest.raises(ValueError, match="written for 8 scheduler steps but this run has 10"):
+        fit(make_model(), make_loader(size=20), make_loader(data_seed=1), l1_step, mae_metric,
+            make_config(epochs=2, resume=True), checkpoint_dir=tmp_path)
 
 
 def test_checkpoint_holds_only_tensors_and_plain_values(tmp_path):
@@ -215,7 +277,9 @@ def test_checkpoint_holds_only_tensors_and_plain_values(tmp_path):
 
     checkpoint = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
     assert set(checkpoint) == {"epoch", "total_steps", "model", "optimizer", "scheduler", "history",
-                               "best_state_dict", "best_epoch", "best_value", "rng"}
+                               "best_state_dict", "best_epoch", "best_value", "rng", "identity", "finished"}
+    assert checkpoint["identity"] == {"train": training_identity(make_config(epochs=2))}
+    assert checkpoint["finished"] is True
     assert (checkpoint["epoch"], checkpoint["total_steps"], len(checkpoint["history"])) == (2, 8, 2)
     assert len(checkpoint["rng"]["generators"]) == 1  # the train loader's shuffling generator
     assert [path.name for path in tmp_path.iterdir()] == [CHECKPOINT_NAME]  # no temporary file left

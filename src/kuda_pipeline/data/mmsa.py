@@ -103,21 +103,38 @@ class _ParsedSplit:
     ignored_keys: list[str]
 
 
+def ingest_new_samples(
+    raw: Mapping, source: str, label_range: tuple[float, float], *, token_limits: TokenLimits
+) -> dict[str, np.ndarray]:
+    """Validate new samples to predict on (`raw` read from `source`), labels optional: one split's dict of arrays,
+    or a dict of splits (joined in train, valid, test order). The same checks as `ingest_mmsa`; arrays without labels."""
+    if not isinstance(raw, Mapping):
+        raise MMSAFormatError(f"{source}: top level must be a dict of arrays or of splits, got {type(raw).__name__}")
+    splits = {split: raw[split] for split in SPLITS if split in raw} or {"samples": raw}
+    parsed = {split: _parse_split(data, _Where(source, split), label_range, token_limits, labelled=False)
+              for split, data in splits.items()}
+    _check_across_splits(parsed, source)
+    keys = ("id", "text_bert", *FEATURE_KEYS, *LENGTH_KEYS.values())
+    return {key: np.concatenate([data.arrays[key] for data in parsed.values()]) for key in keys}
+
+
 def _parse_split(
-    split_raw: Any, where: _Where, label_range: tuple[float, float], token_limits: TokenLimits
+    split_raw: Any, where: _Where, label_range: tuple[float, float], token_limits: TokenLimits, labelled: bool = True
 ) -> _ParsedSplit:
     if not isinstance(split_raw, Mapping):
         raise MMSAFormatError(
             f"{where.source}: split '{where.split}' must be a dict of arrays, got {type(split_raw).__name__}"
         )
-    missing = [key for key in REQUIRED_KEYS if key not in split_raw]
+    required = [key for key in REQUIRED_KEYS if labelled or key != RAW_LABEL_KEY]
+    missing = [key for key in required if key not in split_raw]
     if missing:
         raise where.error(missing[0], f"required key(s) {missing} missing; found {sorted(split_raw)}")
+    required += [RAW_LABEL_KEY] if RAW_LABEL_KEY in split_raw and RAW_LABEL_KEY not in required else []
     unimodal = [key for key in RAW_UNIMODAL_LABEL_KEYS.values() if key in split_raw]
     if unimodal and len(unimodal) != len(RAW_UNIMODAL_LABEL_KEYS):
         absent = [key for key in RAW_UNIMODAL_LABEL_KEYS.values() if key not in unimodal]
         raise where.error(absent[0], f"unimodal labels must come all three or none; found only {unimodal}")
-    values = {key: np.asarray(split_raw[key]) for key in (*REQUIRED_KEYS, *unimodal)}
+    values = {key: np.asarray(split_raw[key]) for key in (*required, *unimodal)}
     _check_shapes_and_dtypes(values, where)
 
     arrays = {"id": values["id"].astype(str), "text_bert": _token_array(values["text_bert"], where, token_limits)}
@@ -126,7 +143,8 @@ def _parse_split(
         arrays[key], non_finite[key] = _feature_array(values[key], where, key)
         length_key = LENGTH_KEYS[key]
         arrays[length_key] = _length_array(values[length_key], arrays[key].shape[1], where, length_key)
-    arrays[LABEL_KEY] = _label_array(values[RAW_LABEL_KEY], label_range, where, RAW_LABEL_KEY)
+    if RAW_LABEL_KEY in values:
+        arrays[LABEL_KEY] = _label_array(values[RAW_LABEL_KEY], label_range, where, RAW_LABEL_KEY)
     for modality, key in RAW_UNIMODAL_LABEL_KEYS.items():
         if key in values:
             arrays[UNIMODAL_LABEL_KEYS[modality]] = _label_array(values[key], label_range, where, key)

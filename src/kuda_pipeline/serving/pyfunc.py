@@ -16,6 +16,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import torch
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from numpy.typing import ArrayLike
 from transformers import AutoConfig, AutoModel
 
@@ -30,6 +32,13 @@ logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64
 ID_KEY = "id"
+
+
+class InvalidModelInput(MlflowException, ValueError):
+    """A request the model cannot read; the scoring server answers HTTP 400 with this message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code=INVALID_PARAMETER_VALUE)
 
 
 def sample_shapes(config: KudaConfig) -> dict[str, tuple[int, ...]]:
@@ -131,11 +140,17 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
     `fusion_state`: the stage-2 dict {"config", "state_dict"} of `train_fusion` (BERT weights included);
     `bert_config`: the text encoder's `config.to_dict()`; `scheme`: the metric scheme of the training data
     ("sims": scores in [-1, 1], "mosi": [-3, 3]), kept as `self.scheme` for consumers; `device`: "auto", "cpu"
-    or "cuda[:N]", resolved where the model is loaded.
+    or "cuda[:N]", resolved where the model is loaded; `input_example`: a few samples logged beside the model
+    (not pickled into it).
     """
 
     def __init__(
-        self, fusion_state: Mapping[str, Any], bert_config: Mapping[str, Any], scheme: str, device: str = "auto"
+        self,
+        fusion_state: Mapping[str, Any],
+        bert_config: Mapping[str, Any],
+        scheme: str,
+        device: str = "auto",
+        input_example: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         missing = [key for key in ("config", "state_dict") if key not in fusion_state]
         if missing:
@@ -147,11 +162,12 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
         self.bert_config = dict(bert_config)
         self.scheme = scheme
         self.device = device
+        self.input_example = dict(input_example) if input_example is not None else None
         self._model: KuDA | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the plain values and weights only; the module is rebuilt on load."""
-        return {**self.__dict__, "_model": None}
+        return {**self.__dict__, "_model": None, "input_example": None}
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext | None) -> None:
         """Rebuild BERT from its config, then KuDA, load every weight, eval mode, move to `self.device`."""
@@ -178,24 +194,41 @@ class KudaPyfuncModel(mlflow.pyfunc.PythonModel):
         `text_bert` (N, 3, L_t), `vision` (N, L_v, D_v), `audio` (N, L_a, D_a), optional `vision_lengths`,
         `audio_lengths` (N,) (default: full length) and `id` (N,); one sample may drop the N axis.
         (The annotation names only the DataFrame: MLflow's type-hint checks reject a union.)
+        An input the model cannot read raises `InvalidModelInput` (a `ValueError`) naming the key and the reason.
         """
+        try:
+            arrays = model_arrays(model_input, self.config, self.bert_config["vocab_size"])
+        except ValueError as error:
+            raise InvalidModelInput(str(error)) from error
+        columns = self.outputs(arrays)
+        return pd.DataFrame({ID_KEY: arrays[ID_KEY], **columns} if ID_KEY in arrays else columns)
+
+    def outputs(self, arrays: Mapping[str, np.ndarray], with_attention: bool = False) -> dict[str, np.ndarray]:
+        """Validated (N, ...) arrays (`model_arrays`) -> `sentiment`, `sentiment_<m>` (N,) and, `with_attention`
+        (fusions with attention maps), `attention_<m>` (N, L_f): the attention each position of Ĥ_m receives,
+        averaged over blocks and queries (rows sum to 1). Batches of `CHUNK_SIZE`."""
         if self._model is None:
-            self.load_context(context)
-        arrays = model_arrays(model_input, self.config, self.bert_config["vocab_size"])
+            self.load_context(None)
         device = next(self._model.parameters()).device
         chunks: list[dict[str, torch.Tensor]] = []
         with torch.inference_mode():
             for start in range(0, len(arrays["text_bert"]), CHUNK_SIZE):
-                output = self._model(**_inputs(arrays, slice(start, start + CHUNK_SIZE), device))
+                inputs = _inputs(arrays, slice(start, start + CHUNK_SIZE), device)
+                output = self._model(**inputs, return_attention=with_attention)
                 unimodal = {f"sentiment_{m}": p for m, p in output.unimodal_predictions.items()}
-                chunks.append({"sentiment": output.prediction, **unimodal})
-        columns = {name: torch.cat([chunk[name] for chunk in chunks]).cpu().numpy() for name in chunks[0]}
-        return pd.DataFrame({ID_KEY: arrays[ID_KEY], **columns} if ID_KEY in arrays else columns)
+                received = {f"attention_{m}": maps.mean(dim=(1, 2))  # (B, N blocks, L_f, L_f) -> (B, L_f)
+                            for m, maps in (output.attention or {}).items()}
+                chunks.append({"sentiment": output.prediction, **unimodal, **received})
+        return {name: torch.cat([chunk[name] for chunk in chunks]).float().cpu().numpy() for name in chunks[0]}
 
 
 def build_pyfunc_model(
-    fusion_state: Mapping[str, Any], text_encoder_dir: Path | str, scheme: str, device: str = "auto"
+    fusion_state: Mapping[str, Any],
+    text_encoder_dir: Path | str,
+    scheme: str,
+    device: str = "auto",
+    input_example: Mapping[str, np.ndarray] | None = None,
 ) -> KudaPyfuncModel:
     """A `KudaPyfuncModel` of the stage-2 state, with the BERT config read from `text_encoder_dir` (a directory or hub id; no weights)."""
     bert_config = AutoConfig.from_pretrained(text_encoder_dir)
-    return KudaPyfuncModel(fusion_state, bert_config.to_dict(), scheme, device)
+    return KudaPyfuncModel(fusion_state, bert_config.to_dict(), scheme, device, input_example)

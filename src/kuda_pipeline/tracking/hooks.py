@@ -7,7 +7,8 @@ is explicit:
 
 - ``after_context_created`` runs ``tryfirst``: kedro-mlflow's own one already calls the server, retrying for
   minutes when it is down.
-- ``before_pipeline_run`` runs ``trylast``, after kedro-mlflow has started the run; it tags the run.
+- ``before_pipeline_run`` runs ``trylast``, after kedro-mlflow has started the run; it tags the run (with the
+  process that runs it) and closes the runs that killed processes left RUNNING (``orphaned_runs``).
 - ``after_pipeline_run`` runs ``tryfirst``, before kedro-mlflow ends the run; it logs the produced files.
   A second, ``trylast`` implementation clears what kedro-mlflow leaves on MLflow's active-run stack.
 """
@@ -22,6 +23,7 @@ from kedro.framework.hooks import hook_impl
 from mlflow.tracking import MlflowClient
 
 from kuda_pipeline.tracking.artifacts import produced_artifacts
+from kuda_pipeline.tracking.orphaned_runs import mark_orphaned_runs, process_tags
 from kuda_pipeline.tracking.run_tags import dataset_versions, run_tags, set_tags
 from kuda_pipeline.tracking.server import check_tracking_server, configured_tracking_uri
 
@@ -52,9 +54,12 @@ class TrackingHooks:
             return
         tags = {
             **run_tags(run_params, pipeline, self._kedro_env),
+            **process_tags(),
             **dataset_versions(catalog, pipeline.inputs(), saved=False),
         }
-        set_tags(MlflowClient(), self._run_id, tags)
+        client = MlflowClient()
+        set_tags(client, self._run_id, tags)
+        mark_orphaned_runs(client, marked_by=self._run_id)
 
     @hook_impl(tryfirst=True)
     def after_pipeline_run(self, pipeline: Any, catalog: Any) -> None:

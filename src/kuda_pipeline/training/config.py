@@ -12,6 +12,7 @@ from typing import Any
 PRECISIONS = ("fp32", "bf16")
 SELECTION_MODES = ("min", "max")
 SCHEDULE_STEPS = ("epoch", "batch")
+CHECKPOINT_MISMATCH = ("error", "restart")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -28,7 +29,11 @@ class TrainConfig:
     - `precision`: "fp32", or "bf16" autocast (CUDA only; on CPU it falls back to fp32 with a warning).
     - `selection_metric` / `selection_mode`: the validation metric (a key returned by the metric
       function) that picks the best epoch, and whether lower ("min") or higher ("max") is better.
-    - `resume`: continue from the checkpoint in the checkpoint directory when one exists.
+    - `resume`: continue an interrupted run from the checkpoint in the checkpoint directory when one exists.
+      The checkpoint must have been written with the same settings, model and data (see `fit`); a checkpoint of
+      a finished run is never resumed.
+    - `on_checkpoint_mismatch`: what `resume` does with a checkpoint written with other settings, model or data:
+      "error" (stop, naming every differing field) or "restart" (train afresh, overwriting it).
     - `num_threads`: torch CPU threads; None leaves torch's setting as it is.
     - `group_by_length`: training batches of samples of similar length (random mega-buckets, reshuffled
       every epoch, reproducible from `seed`), as Hugging Face's `group_by_length`; faster with padding
@@ -49,6 +54,7 @@ class TrainConfig:
     selection_metric: str = "MAE"
     selection_mode: str = "min"
     resume: bool = False
+    on_checkpoint_mismatch: str = "error"
     num_threads: int | None = None
     group_by_length: bool = False
 
@@ -74,6 +80,8 @@ class TrainConfig:
                "a non-empty metric name")
         _check(self, "selection_mode", self.selection_mode in SELECTION_MODES, f"one of {SELECTION_MODES}")
         _check(self, "resume", isinstance(self.resume, bool), "True or False")
+        _check(self, "on_checkpoint_mismatch", self.on_checkpoint_mismatch in CHECKPOINT_MISMATCH,
+               f"one of {CHECKPOINT_MISMATCH}")
         _check(self, "num_threads", self.num_threads is None or (_is_int(self.num_threads) and self.num_threads >= 1),
                "None or an integer >= 1")
         _check(self, "group_by_length", isinstance(self.group_by_length, bool), "True or False")
@@ -102,3 +110,12 @@ def _is_int(value: Any) -> bool:
 
 def _is_real(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# settings that decide how a run continues or where it computes, not what it computes
+NOT_IDENTITY_FIELDS = ("resume", "on_checkpoint_mismatch", "device", "num_threads")
+
+
+def training_identity(config: TrainConfig) -> dict[str, Any]:
+    """Every field of ``config`` that decides the trained weights (all but ``NOT_IDENTITY_FIELDS``)."""
+    return {name: value for name, value in dataclasses.asdict(config).items() if name not in NOT_IDENTITY_FIELDS}

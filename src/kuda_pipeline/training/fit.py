@@ -14,7 +14,7 @@ from torch import nn
 
 from kuda_pipeline.training.checkpoint import load_state, save_state
 from kuda_pipeline.training import distributed
-from kuda_pipeline.training.config import TrainConfig
+from kuda_pipeline.training.config import TrainConfig, training_identity
 from kuda_pipeline.training.device import resolve_device, resolve_precision
 from kuda_pipeline.training.loop import EpochResult, MetricFn, StepFn, run_epoch
 from kuda_pipeline.training.schedule import build_warmup_cosine_schedule
@@ -70,6 +70,7 @@ def fit(
     checkpoint_dir: Path | None = None,
     optimizer_factory: OptimizerFactory | None = None,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    checkpoint_identity: Mapping[str, Any] | None = None,
 ) -> FitResult:
     """Train for `config.epochs` epochs, validating after each, and keep the best epoch's weights.
 
@@ -79,7 +80,11 @@ def fit(
     `metric_fn(valid_result)[config.selection_metric]` (ties keep the earlier epoch, NaN never wins).
     With `checkpoint_dir`, `<checkpoint_dir>/last.pt` is rewritten atomically after every epoch;
     with `config.resume` and that file present, the run continues after its epoch exactly as if it
-    had not stopped. On return the model holds the LAST epoch's weights; load
+    had not stopped. A checkpoint records what it was trained with: `training_identity(config)` and
+    `checkpoint_identity` (plain values from the caller: model settings, data digests); resuming one whose
+    record differs raises `CheckpointMismatchError` naming each differing field, or starts afresh with
+    `config.on_checkpoint_mismatch="restart"`. The last epoch's checkpoint is marked finished and is never
+    resumed (a new run with `resume` then starts afresh). On return the model holds the LAST epoch's weights; load
     `best_state_dict` for the best ones.
 
     `on_epoch`, if given, receives each epoch's history row as soon as it is complete (e.g. a search reporting
@@ -104,11 +109,13 @@ def fit(
     generators = _shuffling_generators(train_loader) + _shuffling_generators(valid_loader)
     checkpoint_path = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
 
+    identity = {"train": training_identity(config), **(checkpoint_identity or {})}
     progress = _Progress()
     if config.resume and checkpoint_path is not None and checkpoint_path.is_file():
-        progress = _restore(load_state(checkpoint_path), model, optimizer, scheduler, generators, total_steps,
-                            topology)
-        logger.info("resuming from %s after epoch %d of %d", checkpoint_path, progress.epoch, config.epochs)
+        checkpoint = load_state(checkpoint_path)
+        if _resumable(checkpoint, identity, checkpoint_path, config.on_checkpoint_mismatch):
+            progress = _restore(checkpoint, model, optimizer, scheduler, generators, total_steps, topology)
+            logger.info("resuming from %s after epoch %d of %d", checkpoint_path, progress.epoch, config.epochs)
 
     for epoch in range(progress.epoch + 1, config.epochs + 1):
         label = f"epoch {epoch}/{config.epochs}"
@@ -137,10 +144,53 @@ def fit(
         if checkpoint_path is not None:
             state = _checkpoint(progress, model, optimizer, scheduler, generators, total_steps, topology)
             if topology.is_main:
-                save_state(checkpoint_path, state)
+                save_state(checkpoint_path, {**state, "identity": identity, "finished": epoch == config.epochs})
 
     return FitResult(best_state_dict=progress.best_state_dict, best_epoch=progress.best_epoch,
                      history=progress.history, last_epoch=progress.epoch)
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint to resume was written with other settings, model or data than this run's."""
+
+
+def identity_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """``"<dotted field>: checkpoint <value>, now <value>"`` for each field whose value differs (or is absent)."""
+    before, after = _flatten(recorded), _flatten(current)
+    absent = "<absent>"
+    return [f"{key}: checkpoint {before.get(key, absent)!r}, now {after.get(key, absent)!r}"
+            for key in sorted(before.keys() | after.keys()) if before.get(key, absent) != after.get(key, absent)]
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return flat
+
+
+def _resumable(checkpoint: Mapping[str, Any], identity: Mapping[str, Any], path: Path, on_mismatch: str) -> bool:
+    """Whether ``checkpoint`` continues this run; logs why not, or raises on a mismatch when ``on_mismatch="error"``."""
+    recorded = checkpoint.get("identity")
+    differences = ["the checkpoint records no settings (written by an older version)"] if recorded is None \
+        else identity_differences(recorded, identity)
+    if differences and on_mismatch == "error":
+        raise CheckpointMismatchError(
+            f"cannot resume from {path}: it was trained with other settings, model or data:\n  "
+            + "\n  ".join(differences)
+            + "\nDelete it, set on_checkpoint_mismatch: restart to train afresh, or resume: false."
+        )
+    if differences:
+        logger.warning("not resuming from %s (on_checkpoint_mismatch=restart): %s", path, "; ".join(differences))
+        return False
+    if checkpoint.get("finished"):
+        logger.info("%s is the checkpoint of a finished run: training afresh (resume continues interrupted runs)",
+                    path)
+        return False
+    return True
 
 
 def _shuffling_generators(loader: Any) -> list[torch.Generator]:

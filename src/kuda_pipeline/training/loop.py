@@ -11,9 +11,9 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from kuda_pipeline.training.device import autocast_context, resolve_device, resolve_precision
+from kuda_pipeline.training.progress import BatchProgress
 
 
 class StepOutputLike(Protocol):
@@ -79,7 +79,8 @@ def run_epoch(
     model.train(training)
     accumulator = _EpochAccumulator()
     grad_mode = contextlib.nullcontext() if training else torch.inference_mode()
-    with grad_mode, tqdm(loader, desc=description, leave=False, disable=None) as progress:
+    progress = BatchProgress(loader, description)
+    with grad_mode:
         for step, batch in enumerate(progress):
             with autocast_context(device, precision):
                 output = step_fn(model, batch.to(device))
@@ -91,7 +92,7 @@ def run_epoch(
             if training:
                 _optimise(output.loss, optimizer, scheduler, grad_clip)
             accumulator.add(output, loss)
-            progress.set_postfix(loss=f"{accumulator.mean_loss:.4f}", refresh=False)
+            progress.set_loss(accumulator.mean_loss)
     return accumulator.result()
 
 

@@ -20,6 +20,7 @@ import torch
 
 from kuda_pipeline.data.contract import UNIMODAL_LABEL_KEYS, SplitArrays
 from kuda_pipeline.data.dataset import make_loader
+from kuda_pipeline.digest import content_digest
 from kuda_pipeline.evaluation.metrics import compute_metrics
 from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.kuda import KuDA, LoadReport
@@ -86,6 +87,11 @@ def _loaders(arrays: SplitArrays, train: TrainConfig):
     )
 
 
+def _data_digest(arrays: SplitArrays) -> str:
+    """The digest of the splits training reads (train and valid)."""
+    return content_digest({split: arrays[split] for split in ("train", "valid")})
+
+
 def _best(model: torch.nn.Module, result: FitResult) -> dict[str, float]:
     model.load_state_dict(result.best_state_dict)
     row = next(row for row in result.history if row["epoch"] == result.best_epoch)
@@ -115,8 +121,12 @@ def pretrain_knowledge(
     text_encoder = load_text_encoder(text_encoder_dir) if modality == "t" else None
     model = UnimodalKnowledgeModel(config, modality, text_encoder)
     train_loader, valid_loader = _loaders(arrays, train)
+    identity = None if checkpoint_dir is None else {
+        "stage": "knowledge", "modality": modality, "model": config_to_dict(config), "loss": loss, "scheme": scheme,
+        "text_encoder": str(text_encoder_dir), "data": _data_digest(arrays),
+    }
     result = fit(model, train_loader, valid_loader, partial(knowledge_step, loss_kind=loss),
-                 _metric_fn(scheme), train, checkpoint_dir)
+                 _metric_fn(scheme), train, checkpoint_dir, checkpoint_identity=identity)
     valid_metrics = _best(model, result)
     logger.info("stage 1 (%s): best epoch %d, valid %s", modality, result.best_epoch, valid_metrics)
     state = {"config": config_to_dict(config), "modality": modality, "state_dict": model.state_dict()}
@@ -170,8 +180,14 @@ def train_fusion(
         report = LoadReport(loaded=[], skipped={})
         logger.info("stage 2 without stage-1 knowledge: nothing loaded, nothing frozen")
     train_loader, valid_loader = _loaders(arrays, train)
+    identity = None if checkpoint_dir is None else {
+        "stage": "fusion", "model": config_to_dict(config), "scheme": scheme, "text_encoder": str(text_encoder_dir),
+        "freeze_knowledge": freeze_knowledge, "data": _data_digest(arrays),
+        "knowledge": content_digest({m: knowledge[m]["state_dict"] for m in sorted(knowledge)}) if freeze_knowledge
+        else None,
+    }
     result = fit(model, train_loader, valid_loader, fusion_step, _metric_fn(scheme), train, checkpoint_dir,
-                 on_epoch=on_epoch)
+                 on_epoch=on_epoch, checkpoint_identity=identity)
     valid_metrics = _best(model, result)
     logger.info("stage 2: best epoch %d, valid %s", result.best_epoch, valid_metrics)
     state = {"config": config_to_dict(config), "state_dict": model.state_dict()}

@@ -8,7 +8,7 @@ import pandas as pd
 from kuda_pipeline.evaluation.metrics import compute_metrics
 from kuda_pipeline.evaluation.paper_comparison import paper_comparison_report
 from kuda_pipeline.pipelines._common import text_encoder_source
-from kuda_pipeline.serving import KudaPyfuncModel, build_pyfunc_model
+from kuda_pipeline.serving import KudaPyfuncModel, build_pyfunc_model, input_example
 from kuda_pipeline.training.stages import predict_split, restore_kuda
 
 
@@ -25,9 +25,13 @@ def evaluate_fusion_model(
     return predictions, {"kuda": metrics, "train_mean_baseline": baseline}, finite
 
 
-def package_serving_model(fusion_model: dict, text_encoder: str, model: dict) -> KudaPyfuncModel:
-    """The selected stage-2 model as a self-contained MLflow pyfunc model (MMSA-format inputs)."""
-    return build_pyfunc_model(fusion_model, text_encoder_source(text_encoder), model["scheme"])
+def package_serving_model(
+    fusion_model: dict, split_arrays: dict, text_encoder: str, model: dict, evaluation: dict
+) -> KudaPyfuncModel:
+    """The selected stage-2 model as a self-contained MLflow pyfunc model (MMSA-format inputs), with two
+    samples of the evaluated split as its input example."""
+    example = input_example(split_arrays[evaluation["split"]])
+    return build_pyfunc_model(fusion_model, text_encoder_source(text_encoder), model["scheme"], input_example=example)
 
 
 def compare_with_paper(paper_results: dict, *test_metrics: dict, datasets: tuple[str, ...]) -> str:

@@ -21,7 +21,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         ),
         Node(
             package_serving_model,
-            inputs=["fusion_model", "params:text_encoder", "params:model"],
+            inputs=["fusion_model", "split_arrays", "params:text_encoder", "params:model", "params:evaluation"],
             outputs="serving_model",
             name="package_serving_model",
         ),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from kuda_pipeline.incremental import reusable
 from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_source
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.stages import load_report_summary, train_fusion
 
 
+@reusable
 def train_fusion_model(
     split_arrays: dict,
     knowledge_t: dict,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from kuda_pipeline.incremental import reusable
 from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_source
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.stages import pretrain_knowledge
 
 
+@reusable
 def pretrain_modality_knowledge(
     knowledge_arrays: dict, text_encoder: str, model: dict, knowledge_pretraining: dict, modality: str
 ) -> tuple[dict, dict[str, Any], dict[str, list]]:

@@ -7,6 +7,7 @@ from functools import partial
 import pandas as pd
 from transformers import AutoTokenizer
 
+from kuda_pipeline.incremental import reusable
 from kuda_pipeline.data.knowledge_corpus import assemble_knowledge_corpus
 from kuda_pipeline.pipelines._common import text_encoder_source
 from kuda_pipeline.translation.backends import PrecomputedTranslator, Seq2SeqTranslator
@@ -19,6 +20,7 @@ def _seq2seq(settings: dict) -> Seq2SeqTranslator:
     return Seq2SeqTranslator(**settings)
 
 
+@reusable
 def translate_to_english(
     samples: pd.DataFrame, precomputed: pd.DataFrame | None, cached: pd.DataFrame | None, translation: dict
 ) -> pd.DataFrame:
@@ -41,6 +43,7 @@ def translate_to_english(
     return translate_dataset(sources, cached, backend, build_fallback)
 
 
+@reusable
 def assemble_knowledge_source(source_arrays: dict, translations: pd.DataFrame, split_arrays: dict,
                               text_encoder: str) -> dict:
     """The source's stage-1 corpus, its text tokenised by the target's tokenizer to the target's text length."""

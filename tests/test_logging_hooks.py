@@ -1,0 +1,33 @@
+"""Off a terminal, log records are single plain lines (Kedro's rich handler wraps at 80 columns there)."""
+
+import io
+import logging
+
+from rich.logging import RichHandler
+
+from kuda_pipeline.logging_hooks import plain_logs_off_terminal
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_piped_stream_gets_one_plain_line_per_record():
+    logger = logging.getLogger("kuda_test_plain")
+    logger.propagate = False
+    logger.addHandler(RichHandler(level=logging.INFO))
+    stream = io.StringIO()
+    assert plain_logs_off_terminal(logger, stream) == 1
+    message = "stage 2 epoch 1/6 train: batch 40/120 (33%), 1.30 batch/s, ETA 01:01, loss 0.4312 " * 2
+    logger.warning(message)
+    [line] = stream.getvalue().splitlines()
+    assert line.endswith(f"WARNING kuda_test_plain: {message}")
+    assert logger.handlers[0].level == logging.INFO
+
+
+def test_a_terminal_keeps_the_rich_handler():
+    logger = logging.getLogger("kuda_test_rich")
+    logger.addHandler(RichHandler())
+    assert plain_logs_off_terminal(logger, Terminal()) == 0
+    assert isinstance(logger.handlers[0], RichHandler)
