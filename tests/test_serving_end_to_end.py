@@ -21,8 +21,7 @@ from kedro.framework.startup import bootstrap_project
 from mlflow.tracking import MlflowClient
 from project_copy import copy_project, run_in_session, small_run_params
 
-from kuda_pipeline.data.safe_pickle import load_untrusted_pickle
-from kuda_pipeline.data.synthetic import write_mmsa_pickle
+from kuda_pipeline.data.safe_pickle import load_untrusted_pickle, write_mmsa_pickle
 
 NAMESPACE = "synthetic_sims"
 MODEL_URI = f"models:/kuda-{NAMESPACE}@champion"
