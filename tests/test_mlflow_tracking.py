@@ -5,13 +5,10 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import mlflow
@@ -25,6 +22,7 @@ from mlflow.tracking import MlflowClient
 
 from kuda_pipeline import settings
 from project_copy import copy_project, small_run_params
+from server_process import free_port, running_server
 from kuda_pipeline.tracking.artifacts import produced_artifacts
 from kuda_pipeline.tracking.hooks import TrackingHooks
 from kuda_pipeline.tracking.run_tags import dataset_versions, git_state, run_tags, set_tags
@@ -33,12 +31,6 @@ from kuda_pipeline.tracking.server import check_tracking_server
 TINY_SPLITS = {"n_train": 16, "n_valid": 8, "n_test": 8}
 NAMESPACE = "synthetic_sims"
 SERVER_START_TIMEOUT_S = 240  # schema migrations of a new sqlite store take ~45 s on 2 busy cores
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -70,41 +62,31 @@ def isolated_mlflow(monkeypatch):
     mlflow.set_tracking_uri(None)
 
 
+def tracked_project(tmp_path: Path, monkeypatch, tracking_uri: str) -> Path:
+    """A copy of the project, the working directory, tracking to `tracking_uri`."""
+    project = copy_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    bootstrap_project(project)
+    return project
+
+
 @pytest.fixture
 def mlflow_server(tmp_path):
     """A real ``mlflow server`` on a sqlite store, serving artifacts over HTTP; killed (process group) afterwards."""
     port = free_port()
     store = tmp_path / "server"
     store.mkdir()
-    log = (store / "server.log").open("w")
     command = [
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
         "--artifacts-destination", str(store / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mlflow server did not start: {(store / 'server.log').read_text()[-2000:]}")
-                time.sleep(0.5)
+    with running_server(command, f"{url}/health", store / "server.log", SERVER_START_TIMEOUT_S,
+                        env={**os.environ, "OMP_NUM_THREADS": "1"}):
         yield url, store
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 # ---------------------------------------------------------------- the fail-fast check
@@ -249,11 +231,8 @@ def test_tracking_hooks_are_registered_in_settings():
 
 
 def test_an_unreachable_server_stops_the_run_before_any_node(tmp_path, monkeypatch, isolated_mlflow):
-    project = copy_project(tmp_path / "project")
-    monkeypatch.chdir(project)
     uri = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    bootstrap_project(project)
+    project = tracked_project(tmp_path, monkeypatch, uri)
 
     start = time.monotonic()
     with pytest.raises(RuntimeError, match=rf"MLflow tracking server {uri} is unreachable"):
@@ -266,10 +245,7 @@ def test_an_unreachable_server_stops_the_run_before_any_node(tmp_path, monkeypat
 @pytest.mark.slow
 def test_a_run_is_tracked_on_a_real_server(tmp_path, monkeypatch, isolated_mlflow, mlflow_server):
     url, store = mlflow_server
-    project = copy_project(tmp_path / "project")
-    monkeypatch.chdir(project)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-    bootstrap_project(project)
+    project = tracked_project(tmp_path, monkeypatch, url)
 
     with KedroSession.create(project_path=project, runtime_params=small_run_params([NAMESPACE], TINY_SPLITS, epochs=2)) as session:
         session.run(pipeline_names=[NAMESPACE])
@@ -315,11 +291,8 @@ def test_a_run_is_tracked_on_a_real_server(tmp_path, monkeypatch, isolated_mlflo
 
 
 def test_a_run_that_fails_parameter_validation_leaves_no_finished_run(tmp_path, monkeypatch, isolated_mlflow):
-    project = copy_project(tmp_path / "project")
-    monkeypatch.chdir(project)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    bootstrap_project(project)
+    project = tracked_project(tmp_path, monkeypatch, uri)
     params = small_run_params([NAMESPACE], TINY_SPLITS)
     params[NAMESPACE]["fusion_training"] = {"train": {"epochs": -1}}
 

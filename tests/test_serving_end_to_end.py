@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from mlflow.tracking import MlflowClient
 from project_copy import copy_project, run_in_session, small_run_params
+from server_process import free_port, running_server
 
 from kuda_pipeline.data.safe_pickle import load_untrusted_pickle, write_mmsa_pickle
 
@@ -32,14 +32,6 @@ REQUEST_COMMAND = (
     "from mlflow.models.utils import load_serving_example; "
     f"print(load_serving_example('{MODEL_URI}'))"
 )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -68,28 +60,9 @@ def served_champion(trained_project):
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", MODEL_URI, "--env-manager", "local",
                "-h", "127.0.0.1", "-p", str(port)]
     env = {**os.environ, **environment, "OMP_NUM_THREADS": "1"}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVE_START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/ping", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"mlflow models serve did not start: {log_path.read_text()[-3000:]}")
-                time.sleep(0.5)
+    with running_server(command, f"{url}/ping", log_path, SERVE_START_TIMEOUT_S, cwd=project, env=env):
         yield url, env
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def post(url: str, body: bytes) -> tuple[int, dict]:

@@ -7,12 +7,15 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from transformers import BertConfig, BertModel, MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+from transformers import AutoTokenizer, BertConfig, BertModel, MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 
 from kuda_pipeline.data.dataset import Batch, padding_mask
+from kuda_pipeline.data.mmsa import ingest_mmsa
+from kuda_pipeline.data.synthetic import SyntheticSpec, generate_corpus
 from kuda_pipeline.model.config import AdapterConfig, KudaConfig, SequenceEncoderConfig
 from kuda_pipeline.model.knowledge import UnimodalKnowledgeModel
 from kuda_pipeline.model.kuda import KuDA
+from kuda_pipeline.model.text_encoder import read_token_limits
 from kuda_pipeline.training.config import TrainConfig
 
 SEQUENCE = {"hidden_size": 8, "num_layers": 2, "num_heads": 2, "ffn_size": 8, "dropout": 0.1}
@@ -192,3 +195,11 @@ def make_config(**overrides) -> TrainConfig:
     values = dict(epochs=4, batch_size=4, learning_rate=1e-2, weight_decay=1e-3, device="cpu", seed=7,
                   schedule_step="batch")
     return TrainConfig(**(values | overrides))
+
+
+def tiny_split_arrays(bert_dir: str, seed: int) -> dict:
+    """Split arrays of a 16/8/8-sample CH-SIMS-like corpus with unimodal labels, tokenised for `bert_dir`."""
+    spec = SyntheticSpec(n_train=16, n_valid=8, n_test=8, text_length=16, vision_length=5, vision_dim=6,
+                         audio_length=7, audio_dim=4, language="zh", seed=seed)
+    raw, _ = generate_corpus(spec, AutoTokenizer.from_pretrained(bert_dir, local_files_only=True))
+    return ingest_mmsa(raw, source="tiny.pkl", label_range=(-1.0, 1.0), token_limits=read_token_limits(bert_dir)).splits

@@ -5,28 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tiny_models import ARCHITECTURE, TRAIN
-from transformers import AutoTokenizer
+from tiny_models import ARCHITECTURE, TRAIN, tiny_split_arrays
 
-from kuda_pipeline.data.mmsa import ingest_mmsa
-from kuda_pipeline.data.synthetic import SyntheticSpec, generate_corpus
 from kuda_pipeline.experiments import DatasetInputs
 from kuda_pipeline.model.knowledge import UnimodalKnowledgeModel
-from kuda_pipeline.model.text_encoder import load_text_encoder, read_token_limits
+from kuda_pipeline.model.text_encoder import load_text_encoder
 from kuda_pipeline.training.stages import config_to_dict, kuda_config
 
-SPEC = SyntheticSpec(n_train=16, n_valid=8, n_test=8, text_length=16, vision_length=5, vision_dim=6,
-                     audio_length=7, audio_dim=4, language="zh", seed=5)
 EVALUATION = {"split": "test", "batch_size": 8, "device": "cpu"}
 
 
 @pytest.fixture(scope="session")
 def tiny_arrays(tiny_bert_dir) -> dict:
     """Split arrays of a 16/8/8-sample CH-SIMS-like corpus with unimodal labels."""
-    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir, local_files_only=True)
-    raw, _ = generate_corpus(SPEC, tokenizer)
-    return ingest_mmsa(raw, source="tiny.pkl", label_range=(-1.0, 1.0),
-                       token_limits=read_token_limits(tiny_bert_dir)).splits
+    return tiny_split_arrays(tiny_bert_dir, seed=5)
 
 
 @pytest.fixture(scope="session")

@@ -6,25 +6,15 @@ import io
 
 import pytest
 import torch
-from tiny_models import ARCHITECTURE, TRAIN
-from transformers import AutoTokenizer
+from tiny_models import ARCHITECTURE, TRAIN, tiny_split_arrays
 
-from kuda_pipeline.data.mmsa import ingest_mmsa
-from kuda_pipeline.data.synthetic import SyntheticSpec, generate_corpus
-from kuda_pipeline.model.text_encoder import read_token_limits
 from kuda_pipeline.training.config import TrainConfig
 from kuda_pipeline.training.stages import pretrain_knowledge, train_fusion
-
-SPEC = SyntheticSpec(n_train=16, n_valid=8, n_test=8, text_length=16, vision_length=5, vision_dim=6,
-                     audio_length=7, audio_dim=4, language="zh", seed=3)
 
 
 @pytest.fixture(scope="module")
 def arrays(tiny_bert_dir) -> dict:
-    tokenizer = AutoTokenizer.from_pretrained(tiny_bert_dir, local_files_only=True)
-    raw, _ = generate_corpus(SPEC, tokenizer)
-    return ingest_mmsa(raw, source="tiny.pkl", label_range=(-1.0, 1.0),
-                       token_limits=read_token_limits(tiny_bert_dir)).splits
+    return tiny_split_arrays(tiny_bert_dir, seed=3)
 
 
 def saved_bytes(state: dict) -> bytes:
