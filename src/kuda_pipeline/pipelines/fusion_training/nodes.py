@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kuda_pipeline.incremental import reusable
-from kuda_pipeline.pipelines._common import metric_series, optional_path, text_encoder_source
-from kuda_pipeline.training.config import TrainConfig
+from kuda_pipeline.pipelines._common import metric_series, text_encoder_source
+from kuda_pipeline.pipelines._settings import FusionTrainingSettings
 from kuda_pipeline.training.stages import load_report_summary, train_fusion
 
 
@@ -18,7 +18,7 @@ def train_fusion_model(
     knowledge_a: dict,
     text_encoder: str,
     model: dict,
-    fusion_training: dict,
+    fusion_training: FusionTrainingSettings,
 ) -> tuple[dict, dict[str, Any], dict[str, list]]:
     """KuDA on the multimodal task, stage-1 knowledge loaded and frozen: selected weights, summary, curves.
 
@@ -29,9 +29,9 @@ def train_fusion_model(
         {"t": knowledge_t, "v": knowledge_v, "a": knowledge_a},
         model["architecture"],
         text_encoder_source(text_encoder),
-        TrainConfig.from_dict(fusion_training["train"]),
+        fusion_training.train,
         scheme=model["scheme"],
-        checkpoint_dir=optional_path(fusion_training.get("checkpoint_dir")),
+        checkpoint_dir=fusion_training.checkpoint_dir,
     )
     summary = {
         "best_epoch": result.best_epoch,
