@@ -1,16 +1,13 @@
 """Project hooks: every parameter is validated, and every pretrained model the run needs is checked, before any
-node runs (and before any MLflow run opens); nodes receive the parameter sections they annotate as objects."""
+node runs (and before any MLflow run opens)."""
 
 from __future__ import annotations
 
-import inspect
-import typing
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
 from kuda_pipeline.parameters import DATASET_NAMESPACES, check_run_inputs, validate_parameters
-from kuda_pipeline.pipelines._settings import SECTION_TYPES
 
 
 class ParameterValidationHooks:
@@ -31,22 +28,3 @@ def namespaces_in_run(pipeline: Any) -> list[str]:
              if name.startswith("params:")}
     return sorted(names & set(DATASET_NAMESPACES))
 
-
-class SectionObjectHooks:
-    """Hands each node the validated parameter sections it annotates with a ``pipelines._settings`` type, built
-    from the ``params:`` dict (which the catalog keeps, for kedro-mlflow and the incremental-run digests)."""
-
-    @hook_impl
-    def before_node_run(self, node: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
-        objects = {name: section_type.from_parameters(inputs[name])
-                   for name, section_type in section_inputs(node.func, node.inputs).items()
-                   if isinstance(inputs[name], dict)}
-        return objects or None
-
-
-def section_inputs(func: Any, input_names: list[str]) -> dict[str, type]:
-    """``params:`` inputs (bound to ``func``'s arguments in order) whose argument is annotated with a section type."""
-    hints = typing.get_type_hints(inspect.unwrap(func))
-    arguments = inspect.signature(func).bind_partial(*input_names).arguments
-    return {name: hints[argument] for argument, name in arguments.items()
-            if isinstance(name, str) and name.startswith("params:") and hints.get(argument) in SECTION_TYPES}

@@ -5,7 +5,7 @@ import warnings
 from omegaconf.resolvers import oc
 
 from kuda_pipeline.distributed_run import ProcessGroupHooks, RankZeroCatalog, on_rank_zero, plugins_off_rank_zero
-from kuda_pipeline.hooks import ParameterValidationHooks, SectionObjectHooks
+from kuda_pipeline.hooks import ParameterValidationHooks
 from kuda_pipeline.incremental import IncrementalHooks
 from kuda_pipeline.logging_hooks import LoggingHooks
 from kuda_pipeline.run_isolation import RunIsolationHooks
@@ -20,7 +20,6 @@ HOOKS = (
     LoggingHooks(),
     StagePipelineHooks(),
     ParameterValidationHooks(),
-    SectionObjectHooks(),
     RunIsolationHooks(),
     IncrementalHooks(),
     *on_rank_zero(TrackingHooks(), RegistryHooks(), FailedStartHooks()),

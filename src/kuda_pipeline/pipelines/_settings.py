@@ -1,17 +1,20 @@
 """The parameter sections that nodes receive as objects, built from the validated ``params:`` dicts.
 
-``SectionObjectHooks`` (``kuda_pipeline.hooks``) hands a node the object its function annotates (e.g.
-``fusion_training: FusionTrainingSettings``), built by ``from_parameters`` from the section that
-``parameters.validate_parameters`` has already checked. The catalog keeps the dicts, so kedro-mlflow logs
-every parameter flattened and the incremental-run digests stay those of the YAML. They are NamedTuples, not
-dataclasses, so that Kedro's own typed-parameter validation (which would replace the dicts in the catalog,
-before our schema names a misspelt key) leaves them alone. ``model`` stays a dict: its architecture becomes a
-``KudaConfig`` only with the data's shapes (``training.stages.kuda_config``).
+A node decorated with ``@with_settings`` receives each argument it annotates with one of these types (e.g.
+``fusion_training: FusionTrainingSettings``) built by ``from_parameters`` from the section that
+``parameters.validate_parameters`` has checked before the run; any runner, or a direct call, gets the same.
+The catalog keeps the dicts, so kedro-mlflow logs every parameter flattened and the incremental-run digests stay
+those of the YAML. They are NamedTuples, not dataclasses, so that Kedro's own typed-parameter validation (which
+would replace the dicts in the catalog, before our schema names a misspelt key) leaves them alone. ``model``
+stays a dict: its architecture becomes a ``KudaConfig`` only with the data's shapes (``training.stages.kuda_config``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -87,3 +90,19 @@ class PredictSettings(NamedTuple):
 
 SECTION_TYPES = (IngestionSettings, KnowledgePretrainingSettings, FusionTrainingSettings, EvaluationSettings,
                  PredictSettings)
+
+
+def with_settings(func: Callable) -> Callable:
+    """``func`` called with each argument it annotates with a section type built from the dict it is given."""
+    sections = {name: hint for name, hint in typing.get_type_hints(func).items() if hint in SECTION_TYPES}
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        for name, section_type in sections.items():
+            if isinstance(bound.arguments.get(name), Mapping):
+                bound.arguments[name] = section_type.from_parameters(bound.arguments[name])
+        return func(*bound.args, **bound.kwargs)
+
+    return call

@@ -8,11 +8,12 @@ import pandas as pd
 from kuda_pipeline.evaluation.metrics import compute_metrics
 from kuda_pipeline.evaluation.paper_comparison import paper_comparison_report
 from kuda_pipeline.pipelines._common import text_encoder_source
-from kuda_pipeline.pipelines._settings import EvaluationSettings
+from kuda_pipeline.pipelines._settings import EvaluationSettings, with_settings
 from kuda_pipeline.serving import KudaPyfuncModel, build_pyfunc_model, input_example
 from kuda_pipeline.training.stages import predict_split, restore_kuda
 
 
+@with_settings
 def evaluate_fusion_model(
     fusion_model: dict, split_arrays: dict, text_encoder: str, model: dict, evaluation: EvaluationSettings
 ) -> tuple[pd.DataFrame, dict[str, dict[str, float]], dict[str, dict[str, float]]]:
@@ -26,6 +27,7 @@ def evaluate_fusion_model(
     return predictions, {"kuda": metrics, "train_mean_baseline": baseline}, finite
 
 
+@with_settings
 def package_serving_model(
     fusion_model: dict, split_arrays: dict, text_encoder: str, model: dict, evaluation: EvaluationSettings
 ) -> KudaPyfuncModel:

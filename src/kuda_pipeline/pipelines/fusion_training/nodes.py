@@ -6,11 +6,12 @@ from typing import Any
 
 from kuda_pipeline.incremental import reusable
 from kuda_pipeline.pipelines._common import metric_series, text_encoder_source
-from kuda_pipeline.pipelines._settings import FusionTrainingSettings
+from kuda_pipeline.pipelines._settings import FusionTrainingSettings, with_settings
 from kuda_pipeline.training.stages import load_report_summary, train_fusion
 
 
 @reusable
+@with_settings
 def train_fusion_model(
     split_arrays: dict,
     knowledge_t: dict,

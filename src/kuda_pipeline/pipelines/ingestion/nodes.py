@@ -7,9 +7,10 @@ import pandas as pd
 from kuda_pipeline.data.mmsa import RawMMSA, ingest_mmsa
 from kuda_pipeline.model.text_encoder import read_token_limits
 from kuda_pipeline.pipelines._common import text_encoder_source
-from kuda_pipeline.pipelines._settings import IngestionSettings
+from kuda_pipeline.pipelines._settings import IngestionSettings, with_settings
 
 
+@with_settings
 def ingest_raw_dataset(
     raw_mmsa: RawMMSA, text_encoder: str, ingestion: IngestionSettings
 ) -> tuple[dict, pd.DataFrame, dict]:

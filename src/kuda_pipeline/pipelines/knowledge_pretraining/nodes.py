@@ -6,11 +6,12 @@ from typing import Any
 
 from kuda_pipeline.incremental import reusable
 from kuda_pipeline.pipelines._common import metric_series, text_encoder_source
-from kuda_pipeline.pipelines._settings import KnowledgePretrainingSettings
+from kuda_pipeline.pipelines._settings import KnowledgePretrainingSettings, with_settings
 from kuda_pipeline.training.stages import pretrain_knowledge
 
 
 @reusable
+@with_settings
 def pretrain_modality_knowledge(
     knowledge_arrays: dict, text_encoder: str, model: dict, knowledge_pretraining: KnowledgePretrainingSettings,
     modality: str,

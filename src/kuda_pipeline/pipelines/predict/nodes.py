@@ -7,13 +7,14 @@ import pandas as pd
 from kuda_pipeline.data.mmsa import RawMMSA, ingest_new_samples
 from kuda_pipeline.model.text_encoder import read_token_limits
 from kuda_pipeline.pipelines._common import text_encoder_source
-from kuda_pipeline.pipelines._settings import IngestionSettings, PredictSettings
+from kuda_pipeline.pipelines._settings import IngestionSettings, PredictSettings, with_settings
 from kuda_pipeline.serving import build_pyfunc_model, load_registered_model
 from kuda_pipeline.serving.prediction import prediction_table
 
 CATALOG = "catalog"
 
 
+@with_settings
 def predict_new_samples(
     new_samples: RawMMSA, trained_fusion_model: dict | None, text_encoder: str, model: dict, ingestion: IngestionSettings,
     predict: PredictSettings,
