@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from kuda_pipeline.data.mmsa import SPLITS
+from kuda_pipeline.data.contract import MODALITIES, SPLITS
 from kuda_pipeline.data.synthetic import SyntheticSpec
 from kuda_pipeline.evaluation.metrics import METRIC_FUNCTIONS, metric_names
 from kuda_pipeline.experiments.grid import ENTRY_FIELDS, TRAINING_OVERRIDES, FigureSpec, plan_grid
@@ -201,7 +201,7 @@ def _check_selection_metrics(namespace: Mapping[str, Any], path: str) -> None:
         _check_selection_metric(namespace["fusion_training"]["train"], namespace["model"]["scheme"],
                                 f"{path}.fusion_training.train")
     stage1 = namespace.get("knowledge_pretraining", {})
-    for modality in ("t", "v", "a"):
+    for modality in MODALITIES:
         if modality in stage1:
             _check_selection_metric(stage1[modality]["train"], stage1["scheme"],
                                     f"{path}.knowledge_pretraining.{modality}.train")

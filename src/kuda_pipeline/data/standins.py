@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kuda_pipeline.data.contract import RAW_UNIMODAL_LABEL_KEYS
+from kuda_pipeline.data.contract import RAW_LABEL_KEY, RAW_UNIMODAL_LABEL_KEYS
 from kuda_pipeline.data.safe_pickle import write_mmsa_pickle
 from kuda_pipeline.data.synthetic import SyntheticSpec, english_rendering_table, generate_corpus
 
@@ -104,8 +104,8 @@ def _as_real_file(columns: dict[str, np.ndarray], shape: RealFileShape, rng: np.
     split: dict[str, object] = dict(columns)
     classes = columns["classification_labels"].astype(np.int64)  # (N,) 0 negative, 1 neutral, 2 positive
     split["annotations"] = _ANNOTATIONS[classes]
-    labels = columns["regression_labels"].reshape(-1)  # (N, 1) -> (N,)
-    split["regression_labels"] = labels[:, None] if shape.labels_2d else labels
+    labels = columns[RAW_LABEL_KEY].reshape(-1)  # (N, 1) -> (N,)
+    split[RAW_LABEL_KEY] = labels[:, None] if shape.labels_2d else labels
     split["classification_labels"] = classes.astype(np.float32)
     if shape.unimodal_labels:
         for key in RAW_UNIMODAL_LABEL_KEYS.values():  # regression_labels_T -> classification_labels_T, ...

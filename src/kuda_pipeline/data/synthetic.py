@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kuda_pipeline.data._synthetic_labels import draw_label_steps
-from kuda_pipeline.data.contract import RAW_UNIMODAL_LABEL_KEYS
+from kuda_pipeline.data.contract import RAW_LABEL_KEY, RAW_UNIMODAL_LABEL_KEYS
 from kuda_pipeline.data.knowledge_corpus import tokenize_text_bert
 from kuda_pipeline.data._synthetic_text import check_vocabulary, draw_sentences
 
@@ -120,7 +120,7 @@ def generate_corpus(
         "audio": audio,
         "vision_lengths": vision_lengths,
         "audio_lengths": audio_lengths,
-        "regression_labels": _labels(steps.multimodal, spec.label_step)[:, None],  # (N,) -> (N, 1)
+        RAW_LABEL_KEY: _labels(steps.multimodal, spec.label_step)[:, None],  # (N,) -> (N, 1)
         "classification_labels": np.sign(steps.multimodal) + 1,  # 0 negative, 1 neutral, 2 positive
     }
     if spec.unimodal_labels:
