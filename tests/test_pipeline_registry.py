@@ -9,6 +9,7 @@ from kedro.framework.startup import bootstrap_project
 
 from kuda_pipeline import pipeline_registry
 from kuda_pipeline.pipeline_registry import (
+    DATA_STAGES,
     PAPER_DATASETS,
     SYNTHETIC_DATASETS,
     build_pipelines,
@@ -65,7 +66,23 @@ def test_paper_and_full_are_the_unions_of_their_datasets(paper_pipelines):
                                   ("full", SYNTHETIC_DATASETS, set())):
         union = set().union(*(node_names(paper_pipelines[ns]) for ns in datasets))
         assert node_names(paper_pipelines[name]) == union | extra
-    assert paper_pipelines["__default__"] is paper_pipelines["full"]
+
+
+@pytest.mark.parametrize("datasets", [SYNTHETIC_DATASETS, PAPER_DATASETS])
+def test_the_default_pipeline_is_the_data_stages_of_the_environment(datasets):
+    pipelines = build_pipelines(datasets)
+
+    assert pipelines["__default__"] is pipelines["data"]
+    assert node_names(pipelines["data"]) == set().union(*(node_names(pipelines[stage]) for stage in DATA_STAGES))
+    assert {node.namespace for node in pipelines["data"].nodes} == set(datasets)
+    trained = {"pretrain_t_knowledge", "train_fusion_model", "evaluate_fusion_model"}
+    assert not {name.split(".")[-1] for name in node_names(pipelines["data"])} & trained
+
+
+def test_the_default_pipeline_falls_back_to_the_defined_datasets():
+    pipelines = build_pipelines(PAPER_DATASETS, defined_datasets=SYNTHETIC_DATASETS)  # before the hooks say more
+
+    assert {node.namespace for node in pipelines["__default__"].nodes} == set(SYNTHETIC_DATASETS)
 
 
 @pytest.mark.parametrize(
@@ -92,7 +109,7 @@ def test_the_paper_datasets_have_no_synthesis_stage(paper_pipelines):
 def test_dataset_pipelines_exist_only_where_the_environment_has_their_parameters():
     base = build_pipelines(SYNTHETIC_DATASETS, defined_datasets=SYNTHETIC_DATASETS)
     assert not {"paper", *PAPER_DATASETS} & set(base)
-    assert {"full", "experiments", "predict", *SYNTHETIC_DATASETS} <= set(base) and base["__default__"] is base["full"]
+    assert {"full", "data", "experiments", "predict", *SYNTHETIC_DATASETS} <= set(base)
     without_source = build_pipelines(PAPER_DATASETS, defined_datasets=["mosi", "mosei", "simsv2"])
     assert {"mosei", "simsv2"} <= set(without_source) and not {"mosi", "paper"} & set(without_source)
 

@@ -1,6 +1,10 @@
 """Project pipelines: one namespace per dataset, each assembled from the same stage templates.
 
-- ``full`` (and ``__default__``): the embedded synthetic corpora, ``synthetic_sims`` and ``synthetic_mosi``.
+- ``full``: every stage of the embedded synthetic corpora, ``synthetic_sims`` and ``synthetic_mosi``.
+- ``data`` (and ``__default__``, what ``kedro run`` and ``kedro viz`` open with): the stages that train nothing
+  (synthesis, ingestion, label statistics, translation) over the dataset namespaces of the environment; seconds, and a
+  kedro-viz view of a handful of nodes. Kedro-Viz draws every free output of a namespace (each report, metric and
+  figure) outside its collapsed group, so ``full``'s collapsed view is two groups and 35 datasets in one row.
 - ``paper``: the real datasets ``sims``, ``simsv2``, ``mosi``, ``mosei`` (run with ``--env=paper``), and
   ``paper.comparison``: their test metrics beside the paper's main results.
 - one pipeline per dataset namespace: that dataset's stages, plus what it consumes from its knowledge source
@@ -44,6 +48,8 @@ KNOWLEDGE_SOURCES = {"synthetic_mosi": "synthetic_sims", "mosi": "sims", "mosei"
 # the stages a dataset consumes from its knowledge source: the source's split arrays and translations
 SOURCE_STAGES_CONSUMED = ("synthesis", "ingestion")
 STAGE_DATASETS_PARAMETER = "stage_pipeline_datasets"
+# the stages of the ``data`` pipeline (``__default__``): everything before training
+DATA_STAGES = ("synthesis", "ingestion", "label_statistics", "translation")
 
 _stage_datasets: tuple[str, ...] = SYNTHETIC_DATASETS
 # datasets with parameters: base's until a session's context (StagePipelineHooks) says more; kedro-viz and
@@ -118,7 +124,10 @@ def build_pipelines(
     if "full" in pipelines:
         pipelines["experiments"] = experiments.create_pipeline(datasets=SYNTHETIC_DATASETS)
         pipelines["tune"] = tune.create_pipeline(dataset=TUNE_DATASET)
-    pipelines["__default__"] = pipelines.get("full", pipelines.get("paper", Pipeline([])))
+    data_datasets = [ns for ns in stage_datasets if ns in per_dataset] or list(per_dataset)
+    pipelines["data"] = _union(per_dataset[ns][stage] for ns in data_datasets for stage in DATA_STAGES
+                               if stage in per_dataset[ns])
+    pipelines["__default__"] = pipelines["data"]
     return pipelines
 
 
