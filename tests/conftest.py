@@ -21,3 +21,19 @@ def tiny_bert_dir(tmp_path_factory) -> str:
     tiny_bert(vocab_size=30522).save_pretrained(directory)
     AutoTokenizer.from_pretrained(embedded_text_encoder_dir(), local_files_only=True).save_pretrained(directory)
     return str(directory)
+
+
+@pytest.fixture(autouse=True)
+def registry_datasets():
+    """A session's hooks point the pipeline registry at its environment's datasets (a module-level choice, as
+    Kedro's registry takes no arguments): restore the default after every test, so no test sees another's env."""
+    from kedro.framework import project
+
+    from kuda_pipeline import pipeline_registry
+
+    chosen = pipeline_registry._stage_datasets, pipeline_registry._defined_datasets
+    yield
+    if (pipeline_registry._stage_datasets, pipeline_registry._defined_datasets) != chosen:
+        pipeline_registry._stage_datasets, pipeline_registry._defined_datasets = chosen
+        if project.PACKAGE_NAME:
+            project.pipelines.configure(f"{project.PACKAGE_NAME}.pipeline_registry")
