@@ -4,7 +4,8 @@ Each rank runs the same nodes in the same order (the sequential runner), so the 
 collectives. On the other ranks:
 
 - :class:`RankZeroCatalog` keeps what a node saves in the process's memory, for the rank's later nodes, instead of
-  writing files, checkpoints or MLflow entries (kedro-mlflow's datasets included);
+  writing files, checkpoints or MLflow entries (kedro-mlflow's datasets included); a dataset whose ``load`` returns
+  something else than ``save`` takes says what with an ``as_loaded(data)`` method;
 - ``settings.py`` registers neither kedro-mlflow's hooks nor the tracking hooks, so no MLflow run is opened.
 
 :class:`ProcessGroupHooks` leaves the process group when the run ends.
@@ -31,9 +32,10 @@ class RankZeroCatalog(DataCatalog, CatalogCommandsMixin):
     def save(self, ds_name: str, data: Any) -> None:
         if is_main_process():
             super().save(ds_name, data)
-        else:
-            self._logger.debug("Keeping %s in memory (not rank 0: nothing is written)", ds_name)
-            self._rank_local[ds_name] = data
+            return
+        self._logger.debug("Keeping %s in memory (not rank 0: nothing is written)", ds_name)
+        as_loaded = getattr(self.get(ds_name, fallback_to_runtime_pattern=True), "as_loaded", None)
+        self._rank_local[ds_name] = as_loaded(data) if as_loaded else data
 
     def load(self, ds_name: str, version: str | None = None) -> Any:
         if ds_name in self._rank_local:
