@@ -5,7 +5,7 @@ collectives. On the other ranks:
 
 - :class:`RankZeroCatalog` keeps what a node saves in the process's memory, for the rank's later nodes, instead of
   writing files, checkpoints or MLflow entries (kedro-mlflow's datasets included); a dataset whose ``load`` returns
-  something else than ``save`` takes says what with an ``as_loaded(data)`` method;
+  another type than ``save`` takes (an MMSA pickle) gives the loaded form with an ``as_loaded(data)`` method;
 - ``settings.py`` registers neither kedro-mlflow's hooks nor the tracking hooks, so no MLflow run is opened.
 
 :class:`ProcessGroupHooks` logs what each rank writes when the run starts and leaves the process group when it ends.
