@@ -44,6 +44,12 @@ def small_run_params(namespaces=SYNTHETIC_DATASETS, splits=SMALL_SPLITS, epochs:
     return params
 
 
+def cli_params(params: dict, prefix: str = "") -> str:
+    """Nested runtime params as ``kedro run --params``' dotted form: ``{"a": {"b": 1}}`` → ``"a.b=1"``."""
+    return ",".join(cli_params(value, f"{prefix}{key}.") if isinstance(value, dict) else f"{prefix}{key}={value}"
+                    for key, value in params.items())
+
+
 def run_in_session(project: Path, pipeline_names: list[str], runtime_params: dict, env: str | None = None) -> None:
     bootstrap_project(project)
     with KedroSession.create(project_path=project, runtime_params=runtime_params, env=env) as session:

@@ -31,3 +31,15 @@ def test_a_terminal_keeps_the_rich_handler():
     logger.addHandler(RichHandler())
     assert plain_logs_off_terminal(logger, Terminal()) == 0
     assert isinstance(logger.handlers[0], RichHandler)
+
+
+def test_torchrun_processes_log_plain_lines_that_name_their_rank(monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    logger = logging.getLogger("kuda_test_ranks")
+    logger.propagate = False
+    logger.addHandler(RichHandler())
+    stream = Terminal()  # a shared terminal too: two processes' rich output would interleave
+    assert plain_logs_off_terminal(logger, stream) == 1
+    logger.warning("epoch 1/1")
+    assert stream.getvalue().splitlines()[0].endswith("[rank 1] WARNING kuda_test_ranks: epoch 1/1")

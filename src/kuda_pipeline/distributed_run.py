@@ -4,21 +4,30 @@ Each rank runs the same nodes in the same order (the sequential runner), so the 
 collectives. On the other ranks:
 
 - :class:`RankZeroCatalog` keeps what a node saves in the process's memory, for the rank's later nodes, instead of
-  writing files, checkpoints or MLflow entries (kedro-mlflow's datasets included);
+  writing files, checkpoints or MLflow entries (kedro-mlflow's datasets included); a dataset whose ``load`` returns
+  another type than ``save`` takes (an MMSA pickle) gives the loaded form with an ``as_loaded(data)`` method;
 - ``settings.py`` registers neither kedro-mlflow's hooks nor the tracking hooks, so no MLflow run is opened.
 
-:class:`ProcessGroupHooks` leaves the process group when the run ends.
+:class:`ProcessGroupHooks` logs what each rank writes when the run starts and leaves the process group when it ends.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from kedro.framework.context.catalog_mixins import CatalogCommandsMixin
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
-from kuda_pipeline.training.distributed import is_main_process, leave_process_group
+from kuda_pipeline.training.distributed import (
+    is_main_process,
+    launched_rank,
+    launched_world_size,
+    leave_process_group,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class RankZeroCatalog(DataCatalog, CatalogCommandsMixin):
@@ -31,9 +40,10 @@ class RankZeroCatalog(DataCatalog, CatalogCommandsMixin):
     def save(self, ds_name: str, data: Any) -> None:
         if is_main_process():
             super().save(ds_name, data)
-        else:
-            self._logger.debug("Keeping %s in memory (not rank 0: nothing is written)", ds_name)
-            self._rank_local[ds_name] = data
+            return
+        self._logger.info("Keeping %s in memory (only rank 0 writes)", ds_name)
+        as_loaded = getattr(self.get(ds_name, fallback_to_runtime_pattern=True), "as_loaded", None)
+        self._rank_local[ds_name] = as_loaded(data) if as_loaded else data
 
     def load(self, ds_name: str, version: str | None = None) -> Any:
         if ds_name in self._rank_local:
@@ -63,7 +73,18 @@ def plugins_off_rank_zero() -> tuple[str, ...]:
 
 
 class ProcessGroupHooks:
-    """Leaves the torch.distributed process group (joined by the first training node) when the run ends."""
+    """Under torchrun, says what this rank writes; leaves the torch.distributed process group (joined by the first
+    training node) when the run ends."""
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        if launched_world_size() == 1:
+            return
+        rank, size = launched_rank(), launched_world_size()
+        if is_main_process():
+            logger.info("rank %d of %d: writes the catalog datasets, checkpoints and the MLflow run", rank, size)
+        else:
+            logger.info("rank %d of %d: writes nothing (outputs stay in this process; rank 0 writes)", rank, size)
 
     @hook_impl
     def after_pipeline_run(self) -> None:

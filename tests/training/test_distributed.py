@@ -56,6 +56,16 @@ def test_one_process_is_left_as_it_is():
     assert distributed.current_topology() == Topology() and distributed.is_main_process()
 
 
+def test_resuming_needs_every_rank_to_see_the_checkpoint(tmp_path, monkeypatch):
+    from kuda_pipeline.training import fit as fit_module
+
+    monkeypatch.setattr(distributed, "gather_objects", lambda found, topology: [found, False])
+    (tmp_path / CHECKPOINT_NAME).touch()
+    with pytest.raises(ValueError, match=r"seen by ranks \[0\] only, not by ranks \[1\]: .* storage every node shares"):
+        fit_module._checkpoint_found(tmp_path / CHECKPOINT_NAME, Topology(0, 2, 0))
+    assert not fit_module._checkpoint_found(tmp_path / "absent.pt", Topology(0, 2, 0))
+
+
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory) -> dict:
     """A tiny BERT without dropout, split arrays (16 train rows, 7 validation rows) and untrained stage-1 states."""

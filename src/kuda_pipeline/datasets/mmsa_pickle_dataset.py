@@ -44,6 +44,10 @@ class MMSAPickleDataset(AbstractDataset[dict, RawMMSA]):
     def save(self, data: dict) -> None:
         write_mmsa_pickle(data, Path(self._filepath))
 
+    def as_loaded(self, data: dict) -> RawMMSA:
+        """What :meth:`load` returns after ``save(data)``, without the file (for ranks that do not write)."""
+        return RawMMSA(source=str(self._filepath), content=data)
+
     def _exists(self) -> bool:
         return Path(self._filepath).is_file()
 

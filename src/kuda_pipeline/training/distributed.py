@@ -49,7 +49,12 @@ def is_main_process() -> bool:
     """Rank 0 of the process group, or of the launch (torchrun's RANK) before the group is joined."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank() == 0
-    return int(os.environ.get("RANK", "0")) == 0
+    return launched_rank() == 0
+
+
+def launched_rank() -> int:
+    """This process's rank as torchrun numbered it (RANK), 0 outside torchrun."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def launched_world_size() -> int:

@@ -111,7 +111,7 @@ def fit(
 
     identity = {"train": training_identity(config), **(checkpoint_identity or {})}
     progress = _Progress()
-    if config.resume and checkpoint_path is not None and checkpoint_path.is_file():
+    if config.resume and checkpoint_path is not None and _checkpoint_found(checkpoint_path, topology):
         checkpoint = load_state(checkpoint_path)
         if _resumable(checkpoint, identity, checkpoint_path, config.on_checkpoint_mismatch):
             progress = _restore(checkpoint, model, optimizer, scheduler, generators, total_steps, topology)
@@ -191,6 +191,19 @@ def _resumable(checkpoint: Mapping[str, Any], identity: Mapping[str, Any], path:
                     path)
         return False
     return True
+
+
+def _checkpoint_found(path: Path, topology: distributed.Topology) -> bool:
+    """Whether ``path`` exists, the same answer on every rank (a collective: it also waits until rank 0 has
+    finished its last save); a ValueError when only some ranks see it (a ``checkpoint_dir`` not on shared storage)."""
+    found = distributed.gather_objects(path.is_file(), topology)
+    if len(set(found)) > 1:
+        raise ValueError(
+            f"the checkpoint {path} is seen by ranks {[rank for rank, seen in enumerate(found) if seen]} only, "
+            f"not by ranks {[rank for rank, seen in enumerate(found) if not seen]}: to resume under torchrun, put "
+            "checkpoint_dir on storage every node shares"
+        )
+    return found[0]
 
 
 def _shuffling_generators(loader: Any) -> list[torch.Generator]:
