@@ -21,7 +21,8 @@ from kuda_pipeline.model.trimming import run_in_buckets
 class UnimodalOutput:
     """One modality's representation H_m = [H_m^g; H_m^k] (H_m^g alone without adapters) and unimodal prediction."""
 
-    representation: torch.Tensor  # (B, L', 2 d_m), or (B, L', d_m) without adapters; L' <= L_m when trimmed
+    representation: torch.Tensor  # (B, L', 2 d_m), or (B, L', d_m) without adapters; L' <= L_m when trimmed;
+    # its padded steps hold no meaning (zeros, or values the masked fusion ignores)
     prediction: torch.Tensor  # (B,)
     valid: torch.Tensor  # (B, L') bool, True = valid step
 
