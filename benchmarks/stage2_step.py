@@ -67,9 +67,12 @@ DROPOUTS = {
 
 
 def build_model(
-    dropouts: str, text_length: int = TEXT_LENGTH, vision_shape=VISION_SHAPE, audio_shape=AUDIO_SHAPE
+    dropouts: str, text_length: int = TEXT_LENGTH, vision_shape=VISION_SHAPE, audio_shape=AUDIO_SHAPE,
+    length_buckets: int | None = None,
 ) -> KuDA:
-    """KuDA (CH-SIMS shapes by default) on a random bert-base-shaped BERT, knowledge frozen as in stage 2."""
+    """KuDA (CH-SIMS shapes by default) on a random bert-base-shaped BERT, knowledge frozen as in stage 2.
+
+    `length_buckets`: the model option where the tree has it (None: the tree's default)."""
     (encoder_dropout, encoder_attention), (adapter_dropout, adapter_attention), adapters_train = DROPOUTS[dropouts]
     encoder = SequenceEncoderConfig(dropout=encoder_dropout, attention_dropout=encoder_attention)
 
@@ -89,6 +92,7 @@ def build_model(
         vision_adapter=adapter(3),
         audio_adapter=adapter(3),
         **({"frozen_adapter_dropout": adapters_train} if "frozen_adapter_dropout" in options else {}),
+        **({"length_buckets": length_buckets} if length_buckets is not None and "length_buckets" in options else {}),
     )
     return KuDA(config, BertModel(BertConfig(**BERT_BASE))).freeze_knowledge()
 
@@ -231,6 +235,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--lengths", default="uniform", choices=PROFILE_NAMES, help="valid-length distribution")
     parser.add_argument("--grouped", action="store_true", help="a typical length-grouped batch of the profile")
+    parser.add_argument("--length-buckets", type=int, help="model.architecture.length_buckets (default: the tree's)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model first")
     parser.add_argument("--optimizer", default="adamw-fused", choices=["adamw", "adamw-fused"])
     parser.add_argument("--profile", action="store_true", help="also log the top operators of one step")
@@ -248,7 +253,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
-    model = build_model(args.dropouts).to(device).train()
+    model = build_model(args.dropouts, length_buckets=args.length_buckets).to(device).train()
     set_frozen_adapters_mode(model, args.dropouts)
     if args.compile:
         model = torch.compile(model)
@@ -273,6 +278,7 @@ def main() -> None:
         "lengths": args.lengths,
         "grouped": args.grouped,
         "compiled": args.compile,
+        "length_buckets": getattr(model.config, "length_buckets", None),
         "mean_valid_lengths": [float(x) for x in (batch.text[:, 1].sum(1).float().mean(),
                                                    batch.vision_mask.sum(1).float().mean(),
                                                    batch.audio_mask.sum(1).float().mean())],

@@ -160,6 +160,8 @@ INVALID = {
                     r"synthetic_sims\.fusion_training\.train: TrainConfig\.warmup_fraction=1\.5 is invalid"),
     "architecture_range": (["synthetic_sims", "model", "architecture", "fusion_heads"], 0,
                            r"synthetic_sims\.model: KudaConfig\.fusion_heads must be a positive integer"),
+    "length_buckets": (["synthetic_mosi", "model", "architecture", "length_buckets"], 0,
+                       r"synthetic_mosi\.model: KudaConfig\.length_buckets must be a positive integer, got 0"),
     "label_range_order": (["synthetic_mosi", "ingestion", "label_range"], [3.0, -3.0],
                           r"synthetic_mosi\.ingestion: label_range must be \[low, high\] with low < high"),
     "tolerance": (["synthetic_sims", "label_statistics", "tolerance"], -0.1,

@@ -80,7 +80,7 @@ def test_shared_norm_also_normalises_the_global_vision_and_audio_representation(
         width = global_.shape[-1]
         representation = encoder(**batch.inputs).representation[..., :width]
     expected = encoder.adapter.norm(global_) if modality == "v" else global_
-    torch.testing.assert_close(representation, expected)
+    torch.testing.assert_close(representation[valid], expected[valid])  # padded steps hold no meaning
 
 
 @pytest.mark.parametrize("adapter_norm", ["per_block", "shared"])

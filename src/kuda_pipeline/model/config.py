@@ -161,6 +161,10 @@ class KudaConfig:
     `trim_padding` (performance only, same results): run each modality's encoder and adapter only up to
     the batch's last valid step (`model.trimming`). Only with `padding="masked"`: under "all_steps"
     padded steps change the result, so nothing is trimmed whatever `trim_padding` says.
+    `length_buckets` (performance only, same results; read only where padding is trimmed): within each
+    batch, run each modality's encoder, adapter and decoder in at most this many sub-batches of rows of
+    similar length, each trimmed to its own longest row (`model.trimming.bucket_plan`); 1: the whole batch
+    at its longest row.
     """
 
     text_length: int
@@ -197,6 +201,7 @@ class KudaConfig:
     tfn_dim: int = 16
     lmf_rank: int = 4
     trim_padding: bool = True
+    length_buckets: int = 4
     layer_norm_eps: float = 1e-6
 
     def __post_init__(self) -> None:
@@ -215,6 +220,7 @@ class KudaConfig:
             fusion_ffn_size=self.fusion_ffn_size,
             tfn_dim=self.tfn_dim,
             lmf_rank=self.lmf_rank,
+            length_buckets=self.length_buckets,
         )
         _require_probability("KudaConfig", dropout=self.dropout)
         if isinstance(self.layer_norm_eps, bool) or not isinstance(self.layer_norm_eps, (int, float)) or not (

@@ -14,14 +14,15 @@ from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.heads import UnimodalDecoder
 from kuda_pipeline.model.sequence_encoder import SequenceEncoder
 from kuda_pipeline.model.text_encoder import TextEncoder
-from kuda_pipeline.model.trimming import trim_padding
+from kuda_pipeline.model.trimming import run_in_buckets
 
 
 @dataclass
 class UnimodalOutput:
     """One modality's representation H_m = [H_m^g; H_m^k] (H_m^g alone without adapters) and unimodal prediction."""
 
-    representation: torch.Tensor  # (B, L', 2 d_m), or (B, L', d_m) without adapters; L' <= L_m when trimmed
+    representation: torch.Tensor  # (B, L', 2 d_m), or (B, L', d_m) without adapters; L' <= L_m when trimmed;
+    # its padded steps hold no meaning (zeros, or values the masked fusion ignores)
     prediction: torch.Tensor  # (B,)
     valid: torch.Tensor  # (B, L') bool, True = valid step
 
@@ -53,7 +54,8 @@ class KnowledgeEncoder(nn.Module):
     is None) and H_m = H_m^g. With `config.adapter_norm="shared"` the adapter's one LayerNorm also
     normalises H_m^g of vision and audio before eq. 4 (the public code). With `config.trim_padding` and
     `config.padding="masked"`, each batch is cut after its last valid step first (`trimming`), so H_m and
-    the mask it returns may be shorter than L_m.
+    the mask it returns may be shorter than L_m; with `config.length_buckets` > 1 too, the batch's rows run
+    in up to that many sub-batches of similar length, each cut after its own longest row (same outputs).
     """
 
     def __init__(self, config: KudaConfig, modality: str, text_encoder: PreTrainedModel | None = None) -> None:
@@ -62,6 +64,7 @@ class KnowledgeEncoder(nn.Module):
             raise ValueError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
         self.modality = modality
         self.trim_padding = config.trim_padding and config.padding == "masked"  # exact only when masked
+        self.length_buckets = config.length_buckets if self.trim_padding else 1
         if modality == "t":
             if text_encoder is None:
                 raise ValueError("modality 't' needs a text encoder, got text_encoder=None")
@@ -103,16 +106,21 @@ class KnowledgeEncoder(nn.Module):
     ) -> UnimodalOutput:
         """The inputs as `KuDA.forward` takes them; only this modality's are read (the others may be None)."""
         inputs, valid = modality_input(self.modality, text, vision, vision_mask, audio, audio_mask)
-        if self.trim_padding:
-            inputs, valid = trim_padding(inputs, valid, length_dim=2 if self.modality == "t" else 1)
+        if not self.trim_padding:
+            return UnimodalOutput(*self.encode(inputs, valid), valid)
+        length_dim = 2 if self.modality == "t" else 1
+        return UnimodalOutput(*run_in_buckets(self.encode, inputs, valid, length_dim, self.length_buckets))
+
+    def encode(self, inputs: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eqs. 1-5 on this modality's (B, L, ...) inputs and (B, L) mask: H_m (B, L, 2 d_m or d_m), prediction (B,)."""
         hidden_states = self.encoder(inputs, valid)
         if self.adapter is None:
-            representation = hidden_states[-1]  # (B, L_m, d_m)
+            representation = hidden_states[-1]  # (B, L, d_m)
         else:
             knowledge = self.adapter(hidden_states, valid)
             global_ = self.adapter.norm(hidden_states[-1]) if self.normalise_global else hidden_states[-1]
-            representation = torch.cat([global_, knowledge], dim=-1)  # (B, L_m, 2 d_m)
-        return UnimodalOutput(representation, self.decoder(representation, valid), valid)
+            representation = torch.cat([global_, knowledge], dim=-1)  # (B, L, 2 d_m)
+        return representation, self.decoder(representation, valid)
 
 
 class UnimodalKnowledgeModel(KnowledgeEncoder):
