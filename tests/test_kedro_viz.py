@@ -140,12 +140,17 @@ def flowchart_nodes(dom: str) -> list[dict[str, str]]:
     return [dict(re.findall(r'([\w-]+)="([^"]*)"', tag)) for tag in tags]
 
 
-@pytest.mark.slow
-def test_viz_site_renders_the_flowchart_in_headless_chromium(viz_site, tmp_path):
+def require_chromium() -> None:
+    """Skip where Chromium is missing, except in CI, which installs it (.ci/run)."""
     if not CHROMIUM.is_file():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: CI must install chromium (apt-get install chromium chromium-driver)")
         pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI runs this check")
+
+
+@pytest.mark.slow
+def test_viz_site_renders_the_flowchart_in_headless_chromium(viz_site, tmp_path):
+    require_chromium()
 
     with serve(viz_site) as url:
         dom, screenshot = render_in_chromium(url, tmp_path)
@@ -233,10 +238,7 @@ def settled_view(url: str, workdir: Path) -> dict:
 
 @pytest.mark.slow
 def test_viz_default_view_is_readable_in_headless_chromium(viz_site, tmp_path):
-    if not CHROMIUM.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: CI must install chromium (apt-get install chromium chromium-driver)")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); CI runs this check")
+    require_chromium()
 
     with serve(viz_site) as url:
         view = settled_view(url, tmp_path)
