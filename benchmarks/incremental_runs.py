@@ -11,24 +11,16 @@ twice with the same parameters and reports, per run: wall time, the nodes reused
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from project_copy import copy_project  # noqa: E402 - the tests' throw-away copy of the project
+
 NAMESPACES = ("synthetic_sims", "synthetic_mosi")
-
-
-def copy_project(target: Path) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__", "local", "*.egg-info")
-    shutil.copytree(ROOT / "conf", target / "conf", ignore=ignore)
-    (target / "conf" / "local").mkdir()
-    shutil.copytree(ROOT / "src", target / "src", ignore=ignore)
-    shutil.copy(ROOT / "pyproject.toml", target / "pyproject.toml")
-    return target
 
 
 def size(*paths: Path) -> int:
