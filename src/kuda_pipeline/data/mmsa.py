@@ -114,7 +114,7 @@ def ingest_new_samples(
     parsed = {split: _parse_split(data, _Where(source, split), label_range, token_limits, labelled=False)
               for split, data in splits.items()}
     _check_across_splits(parsed, source)
-    keys = ("id", "text_bert", *FEATURE_KEYS, *LENGTH_KEYS.values())
+    keys = ("id", TEXT_KEY, *FEATURE_KEYS, *LENGTH_KEYS.values())
     return {key: np.concatenate([data.arrays[key] for data in parsed.values()]) for key in keys}
 
 
@@ -125,11 +125,11 @@ def _parse_split(
         raise MMSAFormatError(
             f"{where.source}: split '{where.split}' must be a dict of arrays, got {type(split_raw).__name__}"
         )
-    required = [key for key in REQUIRED_KEYS if labelled or key != RAW_LABEL_KEY]
+    # the label is required when `labelled`, and read whenever present
+    required = [key for key in REQUIRED_KEYS if key != RAW_LABEL_KEY or labelled or key in split_raw]
     missing = [key for key in required if key not in split_raw]
     if missing:
         raise where.error(missing[0], f"required key(s) {missing} missing; found {sorted(split_raw)}")
-    required += [RAW_LABEL_KEY] if RAW_LABEL_KEY in split_raw and RAW_LABEL_KEY not in required else []
     unimodal = [key for key in RAW_UNIMODAL_LABEL_KEYS.values() if key in split_raw]
     if unimodal and len(unimodal) != len(RAW_UNIMODAL_LABEL_KEYS):
         absent = [key for key in RAW_UNIMODAL_LABEL_KEYS.values() if key not in unimodal]
