@@ -9,7 +9,7 @@ probabilities of every layer. `attend` dispatches instead:
 - dropout on CPU: `ChunkedDropoutAttention`, the same math over blocks of queries. Forward keeps only
   q, k, v, the output and the per-row log-sum-exp; backward recomputes each block's probabilities and
   regenerates its dropout mask from a seed drawn from torch's default generator (so runs stay
-  reproducible from `torch.manual_seed`; the masks themselves come from numpy's SFC64 generator).
+  reproducible from `torch.manual_seed`; the masks themselves are `dropout.keep_mask`'s).
 
 The dropout is `nn.Dropout`'s: each probability is kept with probability 1 - p and scaled by 1 / (1 - p).
 """
@@ -20,22 +20,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kuda_pipeline.model.dropout import draw_seed, keep_mask
+
 QUERY_BLOCK = 32  # queries per block: the fastest of 32, 64, 128, 400 in benchmarks/attention_dropout.py
 
 
 def keep_masks(seed: int, shape: tuple[int, ...], dropout: float, block: int):
     """Yield (first query, keep mask (B, H, c, L_k) float: 1 keep, 0 drop) for consecutive blocks of c <= `block` queries.
 
-    `shape` is (B, H, L_q, L_k). Each element is kept when a uniform float32 draw in [0, 1) is >= `dropout`
-    (probability 1 - `dropout`, as PyTorch's CPU dropout draws it), from numpy's SFC64 generator seeded
-    with `seed` (about twice as fast as torch's CPU generator): the same arguments give the same masks.
+    `shape` is (B, H, L_q, L_k). Each element is kept with probability 1 - `dropout` (`dropout.keep_mask`,
+    one SFC64 stream seeded with `seed`): the same arguments give the same masks.
     """
-    generator = np.random.Generator(np.random.SFC64(seed))
+    generator = np.random.SFC64(seed)
     batch, heads, length_q, length_k = shape
     for start in range(0, length_q, block):
-        uniform = torch.empty((batch, heads, min(block, length_q - start), length_k))
-        generator.random(out=uniform.numpy(), dtype=np.float32)
-        yield start, uniform.ge_(dropout)  # in place: float 0/1, no bool -> float conversion later
+        yield start, keep_mask(generator, (batch, heads, min(block, length_q - start), length_k), dropout)
 
 
 class ChunkedDropoutAttention(torch.autograd.Function):
@@ -120,5 +119,4 @@ def _chunked_dropout_attention(q, k, v, key_keep, dropout):
     key_bias = None
     if key_keep is not None:
         key_bias = torch.zeros(key_keep.shape, dtype=q.dtype, device=q.device).masked_fill_(~key_keep, float("-inf"))
-    seed = int(torch.randint(2**62, (), dtype=torch.int64))  # from the default generator: reproducible
-    return ChunkedDropoutAttention.apply(q, k, v, key_bias, dropout, seed, QUERY_BLOCK)
+    return ChunkedDropoutAttention.apply(q, k, v, key_bias, dropout, draw_seed(), QUERY_BLOCK)

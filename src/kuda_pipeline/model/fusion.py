@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from kuda_pipeline.model.config import KudaConfig
+from kuda_pipeline.model.dropout import Dropout
 from kuda_pipeline.model.knowledge import UnimodalOutput
 from kuda_pipeline.model.layers import FeedForward, MultiHeadAttention
 from kuda_pipeline.model.trimming import pad_to_length
@@ -72,7 +73,7 @@ class CrossAttentionBlock(nn.Module):
     def __init__(self, config: KudaConfig, attention: nn.Module) -> None:
         super().__init__()
         self.attention = attention
-        self.attention_dropout = nn.Dropout(config.dropout)
+        self.attention_dropout = Dropout(config.dropout)
         self.attention_norm = nn.LayerNorm(config.fusion_dim)
         self.feed_forward = fusion_feed_forward(config, config.dropout)
         self.feed_forward_norm = nn.LayerNorm(config.fusion_dim)

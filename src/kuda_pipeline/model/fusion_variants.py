@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from kuda_pipeline.model.config import KudaConfig
+from kuda_pipeline.model.dropout import Dropout
 from kuda_pipeline.model.fusion import (
     CrossAttentionBlock,
     DynamicAttentionFusion,
@@ -55,7 +56,7 @@ class TensorFusion(FusionModule):
     def __init__(self, config: KudaConfig, input_shapes: Mapping[str, tuple[int, int]]) -> None:
         super().__init__(config, input_shapes)
         self.reducers = nn.ModuleDict({m: nn.Linear(config.fusion_dim, config.tfn_dim) for m in input_shapes})
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.output = nn.Linear((config.tfn_dim + 1) ** len(input_shapes), config.fusion_dim)
 
     def fuse(self, projected: Tensors, ratios: Tensors | None, return_attention: bool) -> Fused:

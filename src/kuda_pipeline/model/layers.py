@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kuda_pipeline.model.attention import attend
+from kuda_pipeline.model.dropout import Dropout
 
 
 def masked_mean(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
@@ -86,9 +87,9 @@ class FeedForward(nn.Sequential):
         super().__init__(
             nn.Linear(dim, hidden_size),
             nn.GELU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             nn.Linear(hidden_size, dim),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         )
 
 
@@ -99,7 +100,7 @@ class EncoderLayer(nn.Module):
     def __init__(self, dim: int, num_heads: int, ffn_size: int, dropout: float, attention_dropout: float) -> None:
         super().__init__()
         self.attention = MultiHeadAttention(dim, num_heads, attention_dropout=attention_dropout)
-        self.attention_dropout = nn.Dropout(dropout)
+        self.attention_dropout = Dropout(dropout)
         self.attention_norm = nn.LayerNorm(dim)
         self.feed_forward = FeedForward(dim, ffn_size, dropout)
         self.feed_forward_norm = nn.LayerNorm(dim)

@@ -11,6 +11,7 @@ from transformers import AutoModel, PreTrainedModel
 from transformers.utils import cached_file
 
 from kuda_pipeline.data.mmsa import TokenLimits
+from kuda_pipeline.model.dropout import use_fast_dropout
 
 
 def load_text_encoder(source: str | Path) -> PreTrainedModel:
@@ -81,11 +82,14 @@ def embedded_text_encoder_dir() -> Path:
 
 
 class TextEncoder(nn.Module):
-    """BERT on MMSA `text_bert` input; returns the hidden states h^0 (embeddings) ... h^N."""
+    """BERT on MMSA `text_bert` input; returns the hidden states h^0 (embeddings) ... h^N.
+
+    The model's `nn.Dropout` modules become `dropout.Dropout` (same distribution, cheaper masks on CPU).
+    """
 
     def __init__(self, bert: PreTrainedModel) -> None:
         super().__init__()
-        self.bert = bert
+        self.bert = use_fast_dropout(bert)
 
     @property
     def hidden_size(self) -> int:
