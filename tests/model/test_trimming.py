@@ -150,17 +150,28 @@ def test_trimming_gives_the_same_loss_and_gradients_in_training(frozen, buckets,
 
 
 def _encoded_shapes(model, batch=None):
-    """Modality -> the (rows, steps) of each encoder call of one forward pass."""
+    """Modality -> the (rows, steps) of each adapter call of one forward pass (the encoder's, for vision/audio,
+    run with it; BERT runs once on packed tokens, `_bert_token_counts`)."""
     shapes = {m: [] for m in "tva"}
     hooks = [
-        model.knowledge[m].encoder.register_forward_hook(
-            lambda module, args, output, m=m: shapes[m].append(tuple(output[-1].shape[:2]))
+        model.knowledge[m].adapter.register_forward_hook(
+            lambda module, args, output, m=m: shapes[m].append(tuple(output.shape[:2]))
         )
         for m in "tva"
     ]
     model.eval()(**(batch or short_batch()).inputs)
     for hook in hooks:
         hook.remove()
+    return shapes
+
+
+def _bert_token_shapes(model, batch):
+    """The (rows, steps) of each call of BERT's embeddings in one forward pass."""
+    shapes = []
+    embeddings = model.knowledge["t"].encoder.bert.embeddings
+    hook = embeddings.register_forward_hook(lambda module, args, output: shapes.append(tuple(output.shape[:2])))
+    model.eval()(**batch.inputs)
+    hook.remove()
     return shapes
 
 
@@ -173,6 +184,13 @@ def test_length_buckets_run_each_sub_batch_on_its_own_longest_row():
     """varied_batch: text (2, 8, 3, 1, 7, 2, 5, 4), vision (1, 6, 0, 2, 5, 1, 3, 1), audio (9, 1, 2, 10, 3, 1, 6, 2)."""
     shapes = _encoded_shapes(tiny_model(length_buckets=3), varied_batch())
     assert shapes == {"t": [(2, 8), (3, 5), (3, 2)], "v": [(2, 6), (2, 3), (4, 1)], "a": [(2, 10), (2, 6), (4, 2)]}
+
+
+@pytest.mark.parametrize("buckets", [1, 3])
+def test_bert_runs_once_on_the_packed_tokens_only(buckets):
+    """Text lengths (2, 8, 3, 1, 7, 2, 5, 4): 32 tokens of 64 padded steps, one BERT call whatever the buckets."""
+    assert _bert_token_shapes(tiny_model(length_buckets=buckets), varied_batch()) == [(1, 32)]
+    assert _bert_token_shapes(tiny_model(trim_padding=False), varied_batch()) == [(8, L_T)]
 
 
 def test_no_trimming_in_the_authors_padding_mode():

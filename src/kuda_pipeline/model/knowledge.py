@@ -14,7 +14,7 @@ from kuda_pipeline.model.config import KudaConfig
 from kuda_pipeline.model.heads import UnimodalDecoder
 from kuda_pipeline.model.sequence_encoder import SequenceEncoder
 from kuda_pipeline.model.text_encoder import TextEncoder
-from kuda_pipeline.model.trimming import run_in_buckets
+from kuda_pipeline.model.trimming import run_in_buckets, trim_padding
 
 
 @dataclass
@@ -108,12 +108,19 @@ class KnowledgeEncoder(nn.Module):
         inputs, valid = modality_input(self.modality, text, vision, vision_mask, audio, audio_mask)
         if not self.trim_padding:
             return UnimodalOutput(*self.encode(inputs, valid), valid)
+        if self.modality == "t" and self.encoder.packable:  # BERT once on packed tokens, the rest by sub-batches
+            inputs, valid = trim_padding(inputs, valid, length_dim=2)
+            hidden_states = self.encoder.packed_hidden_states(inputs, valid)
+            return UnimodalOutput(*run_in_buckets(self.read, hidden_states, valid, 1, self.length_buckets))
         length_dim = 2 if self.modality == "t" else 1
         return UnimodalOutput(*run_in_buckets(self.encode, inputs, valid, length_dim, self.length_buckets))
 
     def encode(self, inputs: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Eqs. 1-5 on this modality's (B, L, ...) inputs and (B, L) mask: H_m (B, L, 2 d_m or d_m), prediction (B,)."""
-        hidden_states = self.encoder(inputs, valid)
+        return self.read(self.encoder(inputs, valid), valid)
+
+    def read(self, hidden_states: tuple[torch.Tensor, ...], valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eqs. 3-5 on the encoder's hidden states h^0 .. h^N (each (B, L, d_m)): H_m and the prediction (B,)."""
         if self.adapter is None:
             representation = hidden_states[-1]  # (B, L, d_m)
         else:

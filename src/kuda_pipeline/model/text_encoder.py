@@ -7,11 +7,13 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import AutoModel, PreTrainedModel
+from transformers import AutoModel, BertModel, PreTrainedModel
 from transformers.utils import cached_file
 
 from kuda_pipeline.data.mmsa import TokenLimits
+from kuda_pipeline.model.attention import attend
 from kuda_pipeline.model.dropout import use_fast_dropout
+from kuda_pipeline.model.packing import Packing
 
 
 def load_text_encoder(source: str | Path) -> PreTrainedModel:
@@ -99,6 +101,13 @@ class TextEncoder(nn.Module):
     def num_layers(self) -> int:
         return self.bert.config.num_hidden_layers
 
+    @property
+    def packable(self) -> bool:
+        """Whether `packed_hidden_states` can run this model: a BERT encoder with absolute positions."""
+        config = self.bert.config
+        return (isinstance(self.bert, BertModel) and not config.is_decoder
+                and getattr(config, "position_embedding_type", "absolute") == "absolute")
+
     def forward(self, text: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(B, 3, L_t) token ids / attention mask / segment ids and (B, L_t) valid mask -> N + 1 of (B, L_t, d_t)."""
         output = self.bert(
@@ -108,3 +117,35 @@ class TextEncoder(nn.Module):
             output_hidden_states=True,
         )
         return output.hidden_states
+
+    def packed_hidden_states(self, text: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """`forward` on packed tokens (`packing.Packing`): BERT's embeddings and per-token layers run on each
+        row's steps up to its last valid one only; attention unpacks them. The same hidden states as `forward`
+        at those steps (up to float summation order), zeros after them. Needs `packable`."""
+        packing = Packing(valid)
+        hidden = self.bert.embeddings(
+            input_ids=packing.pack(text[:, 0])[None],
+            token_type_ids=packing.pack(text[:, 2])[None],
+            position_ids=packing.positions[None],
+        )[0]  # (N, d_t)
+        key_keep = (valid | ~valid.any(dim=1, keepdim=True))[:, None, None, :]  # (B, 1, 1, L): all keys for an empty row
+        states = [hidden]
+        for layer in self.bert.encoder.layer:
+            hidden = _packed_bert_layer(layer, hidden, packing, key_keep)
+            states.append(hidden)
+        return tuple(packing.unpack(state) for state in states)
+
+
+def _packed_bert_layer(layer: nn.Module, hidden: torch.Tensor, packing: Packing, key_keep: torch.Tensor) -> torch.Tensor:
+    """One `BertLayer` on (N, d) packed tokens -> (N, d): its own modules, attention in the (B, L) layout."""
+    attention = layer.attention.self
+    heads, head_size = attention.num_attention_heads, attention.attention_head_size
+
+    def split_heads(x: torch.Tensor) -> torch.Tensor:  # (N, d) -> (B, H, L, d_h)
+        return packing.unpack(x).unflatten(-1, (heads, head_size)).transpose(1, 2)
+
+    q, k, v = (split_heads(project(hidden)) for project in (attention.query, attention.key, attention.value))
+    dropout = attention.dropout.p if attention.training else 0.0
+    attended = packing.pack(attend(q, k, v, key_keep, dropout).transpose(1, 2).flatten(2))  # (N, d)
+    attention_output = layer.attention.output(attended, hidden)
+    return layer.output(layer.intermediate(attention_output), attention_output)

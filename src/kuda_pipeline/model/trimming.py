@@ -21,6 +21,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+Inputs = torch.Tensor | tuple[torch.Tensor, ...]
+
 
 def trimmed_length(valid: torch.Tensor) -> int:
     """1 + the last step valid in some row of the (B, L) mask; at least 1 (a batch without valid steps keeps one)."""
@@ -84,31 +86,39 @@ def bucket_plan(lengths: torch.Tensor, buckets: int) -> tuple[torch.Tensor, list
 
 
 def run_in_buckets(
-    encode: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-    inputs: torch.Tensor,
+    encode: Callable[[Inputs, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    inputs: Inputs,
     valid: torch.Tensor,
     length_dim: int,
     buckets: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """`encode(inputs, valid) -> (B, L', d) per-step outputs, (B,) per-row outputs` run by sub-batches of rows of
     similar length (`bucket_plan`), each trimmed to its longest row; the outputs in the batch's row order, the
-    per-step ones zero-padded to the batch's trimmed length L', and the (B, L') mask cut alike.
+    per-step ones zero-padded to the batch's trimmed length L', and the (B, L') mask cut alike. `inputs`: one
+    tensor or a tuple of tensors, each with rows first and steps along `length_dim`.
 
     Exact when no output of a row depends on another row or on its steps after its last valid one.
     """
     order, plan = bucket_plan(valid_lengths(valid), buckets)
     length = trimmed_length(valid)
     if len(plan) == 1:
-        inputs, valid = trim_padding(inputs, valid, length_dim)
-        return (*encode(inputs, valid), valid)
+        return (*encode(_rows(inputs, length_dim, length), valid[:, :length]), valid[:, :length])
     steps, per_row = [], []
     for bucket in plan:
         rows = order[bucket.start:bucket.stop]
         sub_steps, sub_row = encode(
-            inputs.narrow(length_dim, 0, bucket.length).index_select(0, rows),
+            _rows(inputs, length_dim, bucket.length, rows),
             valid[:, :bucket.length].index_select(0, rows),
         )
         steps.append(pad_to_length(sub_steps, length))  # (rows, bucket length, d) -> (rows, L', d)
         per_row.append(sub_row)
     restore = torch.argsort(order)  # (B,) position of each row in the sorted order
     return torch.cat(steps).index_select(0, restore), torch.cat(per_row).index_select(0, restore), valid[:, :length]
+
+
+def _rows(inputs: Inputs, length_dim: int, length: int, rows: torch.Tensor | None = None) -> Inputs:
+    """`inputs` cut to `length` steps along `length_dim` (views), and to `rows` if given (copies)."""
+    if isinstance(inputs, tuple):
+        return tuple(_rows(x, length_dim, length, rows) for x in inputs)
+    cut = inputs.narrow(length_dim, 0, length)
+    return cut if rows is None else cut.index_select(0, rows)
