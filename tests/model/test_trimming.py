@@ -198,3 +198,11 @@ def test_no_trimming_in_the_authors_padding_mode():
     assert _encoded_shapes(tiny_model(padding="all_steps", length_buckets=4)) == {
         "t": [(B, L_T)], "v": [(B, L_V)], "a": [(B, L_A)]
     }
+
+
+def test_packed_text_path_hands_sub_batches_only_the_hidden_states_read():
+    """Tiny BERT: 4 layers, injection layers (2, 4): h^0, h^2 and h^4 are read; h^1 and h^3 are not copied."""
+    model = tiny_model(text_injection_layers=(2, 4))
+    assert model.knowledge["t"].states_read(5) == {0, 2, 4}
+    assert tiny_model(text_injection_layers=(2, 4), inject_intermediate_layers=False).knowledge["t"].states_read(5) == {0, 4}
+    assert tiny_model(use_adapters=False).knowledge["t"].states_read(5) == {4}

@@ -111,6 +111,8 @@ class KnowledgeEncoder(nn.Module):
         if self.modality == "t" and self.encoder.packable:  # BERT once on packed tokens, the rest by sub-batches
             inputs, valid = trim_padding(inputs, valid, length_dim=2)
             hidden_states = self.encoder.packed_hidden_states(inputs, valid)
+            read = self.states_read(len(hidden_states))  # the others are not copied into every sub-batch
+            hidden_states = tuple(h if i in read else None for i, h in enumerate(hidden_states))
             return UnimodalOutput(*run_in_buckets(self.read, hidden_states, valid, 1, self.length_buckets))
         length_dim = 2 if self.modality == "t" else 1
         return UnimodalOutput(*run_in_buckets(self.encode, inputs, valid, length_dim, self.length_buckets))
@@ -119,8 +121,18 @@ class KnowledgeEncoder(nn.Module):
         """Eqs. 1-5 on this modality's (B, L, ...) inputs and (B, L) mask: H_m (B, L, 2 d_m or d_m), prediction (B,)."""
         return self.read(self.encoder(inputs, valid), valid)
 
-    def read(self, hidden_states: tuple[torch.Tensor, ...], valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eqs. 3-5 on the encoder's hidden states h^0 .. h^N (each (B, L, d_m)): H_m and the prediction (B,)."""
+    def states_read(self, count: int) -> set[int]:
+        """Which of the `count` hidden states h^0 .. h^N `read` uses: the last, and h^0 and the injected ones
+        with an adapter."""
+        read = {count - 1}
+        if self.adapter is not None:
+            read.add(0)
+            read.update(self.adapter.injection_layers if self.adapter.inject else ())
+        return read
+
+    def read(self, hidden_states: tuple[torch.Tensor | None, ...], valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eqs. 3-5 on the encoder's hidden states h^0 .. h^N (each (B, L, d_m); None where `states_read` has no
+        use for it): H_m and the prediction (B,)."""
         if self.adapter is None:
             representation = hidden_states[-1]  # (B, L, d_m)
         else:

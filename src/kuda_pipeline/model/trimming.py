@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-Inputs = torch.Tensor | tuple[torch.Tensor, ...]
+Inputs = torch.Tensor | tuple[torch.Tensor | None, ...]
 
 
 def trimmed_length(valid: torch.Tensor) -> int:
@@ -95,7 +95,7 @@ def run_in_buckets(
     """`encode(inputs, valid) -> (B, L', d) per-step outputs, (B,) per-row outputs` run by sub-batches of rows of
     similar length (`bucket_plan`), each trimmed to its longest row; the outputs in the batch's row order, the
     per-step ones zero-padded to the batch's trimmed length L', and the (B, L') mask cut alike. `inputs`: one
-    tensor or a tuple of tensors, each with rows first and steps along `length_dim`.
+    tensor or a tuple of tensors (or None, passed as is), each with rows first and steps along `length_dim`.
 
     Exact when no output of a row depends on another row or on its steps after its last valid one.
     """
@@ -117,7 +117,9 @@ def run_in_buckets(
 
 
 def _rows(inputs: Inputs, length_dim: int, length: int, rows: torch.Tensor | None = None) -> Inputs:
-    """`inputs` cut to `length` steps along `length_dim` (views), and to `rows` if given (copies)."""
+    """`inputs` cut to `length` steps along `length_dim` (views), and to `rows` if given (copies); None stays None."""
+    if inputs is None:
+        return None
     if isinstance(inputs, tuple):
         return tuple(_rows(x, length_dim, length, rows) for x in inputs)
     cut = inputs.narrow(length_dim, 0, length)
