@@ -56,6 +56,8 @@ class KnowledgeEncoder(nn.Module):
     `config.padding="masked"`, each batch is cut after its last valid step first (`trimming`), so H_m and
     the mask it returns may be shorter than L_m; with `config.length_buckets` > 1 too, the batch's rows run
     in up to that many sub-batches of similar length, each cut after its own longest row (same outputs).
+    There a BERT text encoder runs once on the batch's packed tokens (`TextEncoder.packed_hidden_states`),
+    and only its adapter and decoder run by sub-batches.
     """
 
     def __init__(self, config: KudaConfig, modality: str, text_encoder: PreTrainedModel | None = None) -> None:

@@ -25,7 +25,6 @@ class Packing:
         inside = steps[None, :] < valid_lengths(valid)[:, None]  # (B, L)
         self.index = inside.flatten().nonzero().squeeze(1)  # (N,) positions in the flattened (B L) layout
         self.positions = self.index % self.length  # (N,) step of each token within its row
-        self.valid = valid
 
     def pack(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, ...) -> (N, ...): the packed tokens."""
