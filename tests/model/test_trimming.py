@@ -204,5 +204,6 @@ def test_packed_text_path_hands_sub_batches_only_the_hidden_states_read():
     """Tiny BERT: 4 layers, injection layers (2, 4): h^0, h^2 and h^4 are read; h^1 and h^3 are not copied."""
     model = tiny_model(text_injection_layers=(2, 4))
     assert model.knowledge["t"].states_read(5) == {0, 2, 4}
-    assert tiny_model(text_injection_layers=(2, 4), inject_intermediate_layers=False).knowledge["t"].states_read(5) == {0, 4}
+    without_injection = tiny_model(text_injection_layers=(2, 4), inject_intermediate_layers=False)
+    assert without_injection.knowledge["t"].states_read(5) == {0, 4}
     assert tiny_model(use_adapters=False).knowledge["t"].states_read(5) == {4}

@@ -7,7 +7,7 @@ probabilities of every layer. `attend` dispatches instead:
 - no dropout (or evaluation), or a CUDA tensor: `F.scaled_dot_product_attention` (the fused CUDA
   kernels support dropout);
 - dropout on CPU: `ChunkedDropoutAttention`, the same math over blocks of queries. Forward keeps only
-  q, k, v, the output and the per-row log-sum-exp; backward recomputes each block's probabilities and
+  q, k, v and the output; backward recomputes each block's probabilities and
   regenerates its dropout mask from a seed drawn from torch's default generator (so runs stay
   reproducible from `torch.manual_seed`; the masks themselves are `dropout.keep_mask`'s).
 

@@ -56,7 +56,8 @@ def _cpu_dropout(x: torch.Tensor, dropout: float) -> torch.Tensor:
 
 
 def use_fast_dropout(module: nn.Module) -> nn.Module:
-    """Replace every `nn.Dropout` inside `module` (e.g. a Hugging Face BERT) by `Dropout` of the same rate; returns it."""
+    """Replace every `nn.Dropout` inside `module` (e.g. a Hugging Face BERT) by `Dropout` of the same rate;
+    returns `module`."""
     plain = [(parent, name, child) for parent in module.modules() for name, child in parent.named_children()
              if type(child) is nn.Dropout]
     for parent, name, child in plain:

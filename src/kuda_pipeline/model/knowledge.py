@@ -132,7 +132,9 @@ class KnowledgeEncoder(nn.Module):
             read.update(self.adapter.injection_layers if self.adapter.inject else ())
         return read
 
-    def read(self, hidden_states: tuple[torch.Tensor | None, ...], valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def read(
+        self, hidden_states: tuple[torch.Tensor | None, ...], valid: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Eqs. 3-5 on the encoder's hidden states h^0 .. h^N (each (B, L, d_m); None where `states_read` has no
         use for it): H_m and the prediction (B,)."""
         if self.adapter is None:

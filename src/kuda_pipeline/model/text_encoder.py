@@ -128,7 +128,8 @@ class TextEncoder(nn.Module):
             token_type_ids=packing.pack(text[:, 2])[None],
             position_ids=packing.positions[None],
         )[0]  # (N, d_t)
-        key_keep = (valid | ~valid.any(dim=1, keepdim=True))[:, None, None, :]  # (B, 1, 1, L): all keys for an empty row
+        # (B, 1, 1, L) keys to attend to; a row without valid steps attends to all (no NaN; it is never read)
+        key_keep = (valid | ~valid.any(dim=1, keepdim=True))[:, None, None, :]
         states = [hidden]
         for layer in self.bert.encoder.layer:
             hidden = _packed_bert_layer(layer, hidden, packing, key_keep)
@@ -136,7 +137,9 @@ class TextEncoder(nn.Module):
         return tuple(packing.unpack(state) for state in states)
 
 
-def _packed_bert_layer(layer: nn.Module, hidden: torch.Tensor, packing: Packing, key_keep: torch.Tensor) -> torch.Tensor:
+def _packed_bert_layer(
+    layer: nn.Module, hidden: torch.Tensor, packing: Packing, key_keep: torch.Tensor
+) -> torch.Tensor:
     """One `BertLayer` on (N, d) packed tokens -> (N, d): its own modules, attention in the (B, L) layout."""
     attention = layer.attention.self
     heads, head_size = attention.num_attention_heads, attention.attention_head_size
