@@ -74,6 +74,11 @@ class KnowledgeAdapter(nn.Module):
             AdapterBlock(hidden_size, config, own_norm=not shared_norm) for _ in self.injection_layers
         )
 
+    @property
+    def states_read(self) -> set[int]:
+        """Which hidden states `forward` reads: h^0, and the injection layers' when injecting."""
+        return {0, *(self.injection_layers if self.inject else ())}
+
     def forward(self, hidden_states: Sequence[torch.Tensor], valid: torch.Tensor) -> torch.Tensor:
         """Hidden states h^0 ... h^N, each (B, L, d), and the (B, L) valid mask -> H^k (B, L, d)."""
         x = hidden_states[0]

@@ -101,6 +101,12 @@ class ChunkedDropoutAttention(torch.autograd.Function):
         return grad_q.mul_(scale).view(q.shape), grad_k.view(k.shape), grad_v.view(v.shape), None, None, None, None
 
 
+def key_mask(key_valid: torch.Tensor) -> torch.Tensor:
+    """(B, L_k) valid keys -> (B, 1, 1, L_k) keys to attend to, for `attend`; a row without a valid key attends to
+    all (no NaN; the caller must discard its outputs)."""
+    return (key_valid | ~key_valid.any(dim=1, keepdim=True))[:, None, None, :]
+
+
 def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_keep: torch.Tensor | None, dropout: float
 ) -> torch.Tensor:

@@ -124,13 +124,8 @@ class KnowledgeEncoder(nn.Module):
         return self.read(self.encoder(inputs, valid), valid)
 
     def states_read(self, count: int) -> set[int]:
-        """Which of the `count` hidden states h^0 .. h^N `read` uses: the last, and h^0 and the injected ones
-        with an adapter."""
-        read = {count - 1}
-        if self.adapter is not None:
-            read.add(0)
-            read.update(self.adapter.injection_layers if self.adapter.inject else ())
-        return read
+        """Which of the `count` hidden states h^0 .. h^N `read` uses: the last, and those the adapter reads."""
+        return {count - 1} | (set() if self.adapter is None else self.adapter.states_read)
 
     def read(
         self, hidden_states: tuple[torch.Tensor | None, ...], valid: torch.Tensor

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kuda_pipeline.model.attention import attend
+from kuda_pipeline.model.attention import attend, key_mask
 from kuda_pipeline.model.dropout import Dropout
 
 
@@ -61,10 +61,7 @@ class MultiHeadAttention(nn.Module):
         batch, length, _ = query.shape
         q = self.query(query).unflatten(-1, (self.num_heads, -1)).transpose(1, 2)  # (B, H, L_q, d_h)
         k, v = self.key_value(source).unflatten(-1, (2, self.num_heads, -1)).permute(2, 0, 3, 1, 4)  # 2x (B, H, L_k, d_h)
-        mask = None
-        if key_valid is not None:
-            keep = key_valid | ~key_valid.any(dim=1, keepdim=True)  # (B, L_k): all keys for a row with none valid
-            mask = keep[:, None, None, :]  # (B, 1, 1, L_k)
+        mask = None if key_valid is None else key_mask(key_valid)  # (B, 1, 1, L_k)
         dropout = self.attention_dropout if self.training else 0.0
         weights = None
         if return_weights:

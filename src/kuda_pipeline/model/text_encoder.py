@@ -11,7 +11,7 @@ from transformers import AutoModel, BertModel, PreTrainedModel
 from transformers.utils import cached_file
 
 from kuda_pipeline.data.mmsa import TokenLimits
-from kuda_pipeline.model.attention import attend
+from kuda_pipeline.model.attention import attend, key_mask
 from kuda_pipeline.model.dropout import use_fast_dropout
 from kuda_pipeline.model.packing import Packing
 
@@ -128,8 +128,7 @@ class TextEncoder(nn.Module):
             token_type_ids=packing.pack(text[:, 2])[None],
             position_ids=packing.positions[None],
         )[0]  # (N, d_t)
-        # (B, 1, 1, L) keys to attend to; a row without valid steps attends to all (no NaN; it is never read)
-        key_keep = (valid | ~valid.any(dim=1, keepdim=True))[:, None, None, :]
+        key_keep = key_mask(valid)  # (B, 1, 1, L); a row without valid steps packs no token, so none is read
         states = [hidden]
         for layer in self.bert.encoder.layer:
             hidden = _packed_bert_layer(layer, hidden, packing, key_keep)
