@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kuda_pipeline.model.attention import ChunkedDropoutAttention, attend, keep_masks
+from kuda_pipeline.model.attention import ChunkedDropoutAttention, attend, keep_masks, tiles
 from kuda_pipeline.model.layers import MultiHeadAttention
 
 
@@ -24,20 +24,44 @@ def _bias(key_keep, dtype):
     return torch.zeros(key_keep.shape, dtype=dtype).masked_fill(~key_keep, float("-inf"))
 
 
-def _reference(q, k, v, key_keep, dropout, seed, block):
-    """Dropout on the full probability map, with the masks `keep_masks` draws for the same seed and blocks."""
-    masks = torch.cat([keep for _, keep in keep_masks(seed, (*q.shape[:3], k.shape[2]), dropout, block)], 2)
+def _full_masks(shape, dropout, seed, elements):
+    """(B, H, L_q, L_k) keep masks of every tile of `tiles`, as `keep_masks` draws them, put in place."""
+    batch, heads, length_q, length_k = shape
+    tiling = tiles(batch * heads, length_q, length_k, elements)
+    masks = torch.full((batch * heads, length_q, length_k), -1.0)
+    for (tile_heads, queries), keep in zip(tiling, keep_masks(seed, tiling, length_k, dropout)):
+        masks[tile_heads, queries] = keep
+    assert torch.all(masks >= 0)  # the tiles cover the map
+    return masks.view(shape)
+
+
+def _reference(q, k, v, key_keep, dropout, seed, elements):
+    """Dropout on the full probability map, with the masks `keep_masks` draws for the same seed and tiles."""
+    masks = _full_masks((*q.shape[:3], k.shape[2]), dropout, seed, elements).to(q.dtype)
     scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(~key_keep, float("-inf"))
     return (scores.softmax(dim=-1) * masks / (1 - dropout)) @ v
 
 
-@pytest.mark.parametrize("block", [4, 11, 64])  # ragged last block, exactly one block, block longer than L_q
-def test_chunked_attention_equals_dropout_on_the_full_map_with_the_same_masks(block):
+@pytest.mark.parametrize(
+    ("elements", "expected_tiles"),
+    [
+        (30, [(slice(h, h + 1), slice(q, min(q + 3, 11))) for h in range(6) for q in (0, 3, 6, 9)]),  # ragged
+        (99, [(slice(h, h + 1), slice(0, 11)) for h in range(6)]),  # one head's whole map per tile
+        (250, [(slice(0, 2), slice(0, 11)), (slice(2, 4), slice(0, 11)), (slice(4, 6), slice(0, 11))]),
+        (10_000, [(slice(0, 6), slice(0, 11))]),  # the whole map in one tile
+    ],
+)
+def test_tiles_cover_the_map_in_pieces_of_at_most_the_given_size(elements, expected_tiles):
+    assert tiles(6, 11, 9, elements) == expected_tiles
+
+
+@pytest.mark.parametrize("elements", [30, 99, 250, 10_000])
+def test_chunked_attention_equals_dropout_on_the_full_map_with_the_same_masks(elements):
     q, k, v, key_keep = _inputs()
     grad = torch.randn(q.shape[:3] + (v.shape[-1],), dtype=q.dtype)
-    expected = _reference(q, k, v, key_keep, 0.3, 7, block)
+    expected = _reference(q, k, v, key_keep, 0.3, 7, elements)
     expected_grads = torch.autograd.grad(expected, (q, k, v), grad)
-    actual = ChunkedDropoutAttention.apply(q, k, v, _bias(key_keep, q.dtype), 0.3, 7, block)
+    actual = ChunkedDropoutAttention.apply(q, k, v, _bias(key_keep, q.dtype), 0.3, 7, elements)
     actual_grads = torch.autograd.grad(actual, (q, k, v), grad)
     torch.testing.assert_close(actual, expected, rtol=1e-12, atol=1e-12)
     for got, want in zip(actual_grads, expected_grads):
@@ -47,7 +71,7 @@ def test_chunked_attention_equals_dropout_on_the_full_map_with_the_same_masks(bl
 def test_chunked_attention_passes_gradcheck():
     q, k, v, key_keep = _inputs(length_q=5, length_k=6)
     bias = _bias(key_keep, q.dtype)
-    assert torch.autograd.gradcheck(lambda q, k, v: ChunkedDropoutAttention.apply(q, k, v, bias, 0.25, 3, 2), (q, k, v))
+    assert torch.autograd.gradcheck(lambda q, k, v: ChunkedDropoutAttention.apply(q, k, v, bias, 0.25, 3, 8), (q, k, v))
 
 
 def test_masked_keys_get_no_weight_and_no_gradient():
@@ -59,7 +83,7 @@ def test_masked_keys_get_no_weight_and_no_gradient():
 
 def test_keep_rate_is_one_minus_p_within_a_binomial_bound():
     dropout, shape = 0.2, (4, 8, 200, 300)
-    kept = sum(keep.sum() for _, keep in keep_masks(0, shape, dropout, 64))
+    kept = _full_masks(shape, dropout, 0, 2**17).sum()
     total = math.prod(shape)
     rate = float(kept) / total
     assert abs(rate - (1 - dropout)) < 5 * math.sqrt(dropout * (1 - dropout) / total)  # 5 sigma

@@ -6,8 +6,8 @@ probabilities of every layer. `attend` dispatches instead:
 
 - no dropout (or evaluation), or a CUDA tensor: `F.scaled_dot_product_attention` (the fused CUDA
   kernels support dropout);
-- dropout on CPU: `ChunkedDropoutAttention`, the same math over blocks of queries. Forward keeps only
-  q, k, v and the output; backward recomputes each block's probabilities and
+- dropout on CPU: `ChunkedDropoutAttention`, the same math over tiles of (heads, queries) that fit in the
+  L2 cache. Forward keeps only q, k, v and the output; backward recomputes each tile's probabilities and
   regenerates its dropout mask from a seed drawn from torch's default generator (so runs stay
   reproducible from `torch.manual_seed`; the masks themselves are `dropout.keep_mask`'s).
 
@@ -22,26 +22,39 @@ import torch.nn.functional as F
 
 from kuda_pipeline.model.dropout import draw_seed, keep_mask
 
-QUERY_BLOCK = 32  # queries per block: the fastest of 32, 64, 128, 400 in benchmarks/attention_dropout.py
+TILE_ELEMENTS = 2**18  # probabilities per tile: 1 MiB of float32
 
 
-def keep_masks(seed: int, shape: tuple[int, ...], dropout: float, block: int):
-    """Yield (first query, keep mask (B, H, c, L_k) float: 1 keep, 0 drop) for consecutive blocks of c <= `block` queries.
+def tiles(heads: int, length_q: int, length_k: int, elements: int = TILE_ELEMENTS) -> list[tuple[slice, slice]]:
+    """(heads, queries) slices cutting a (heads, L_q, L_k) map into tiles of about `elements` probabilities:
+    all queries of several heads when one head's map is smaller, else even blocks of queries of one head."""
+    query_blocks = -(-length_q * length_k // elements)  # ceil
+    block = -(-length_q // query_blocks)
+    heads_per_tile = max(1, elements // (block * length_k))
+    return [
+        (slice(head, min(head + heads_per_tile, heads)), slice(query, min(query + block, length_q)))
+        for head in range(0, heads, heads_per_tile)
+        for query in range(0, length_q, block)
+    ]
 
-    `shape` is (B, H, L_q, L_k). Each element is kept with probability 1 - `dropout` (`dropout.keep_mask`,
-    one SFC64 stream seeded with `seed`): the same arguments give the same masks.
+
+def keep_masks(seed: int, tiling: list[tuple[slice, slice]], length_k: int, dropout: float):
+    """Yield the keep mask (heads, queries, L_k) float (1 keep, 0 drop) of each tile of `tiling`, in order.
+
+    Each element is kept with probability 1 - `dropout` (`dropout.keep_mask`, one SFC64 stream seeded with
+    `seed`): the same arguments give the same masks.
     """
     generator = np.random.SFC64(seed)
-    batch, heads, length_q, length_k = shape
-    for start in range(0, length_q, block):
-        yield start, keep_mask(generator, (batch, heads, min(block, length_q - start), length_k), dropout)
+    for heads, queries in tiling:
+        yield keep_mask(generator, (heads.stop - heads.start, queries.stop - queries.start, length_k), dropout)
 
 
 class ChunkedDropoutAttention(torch.autograd.Function):
-    """softmax(q k^T / sqrt(d_h) + key_bias) with dropout, times v, one block of queries at a time (CPU).
+    """softmax(q k^T / sqrt(d_h) + key_bias) with dropout, times v, one tile of (heads, queries) at a time (CPU).
 
-    Saves q, k, v and the output only; backward recomputes each block's probabilities and mask.
-    Heads are folded into the batch: every product is one batched matrix product per block.
+    Heads are folded into the batch and the map is cut by `tiles` into pieces that fit in the L2 cache, so
+    that the softmax, the mask and the products of a tile never go to main memory. Saves q, k, v and the
+    output only; backward recomputes each tile's probabilities and mask.
     """
 
     @staticmethod
@@ -55,25 +68,28 @@ class ChunkedDropoutAttention(torch.autograd.Function):
         return (q * head_dim**-0.5).reshape(fold), k.reshape(fold), v.reshape(fold), bias
 
     @staticmethod
-    def _probabilities(q_rows, k, bias):
-        """softmax over keys of one block: (B H, c, d_h) scaled queries -> (B H, c, L_k)."""
-        k_transposed = k.transpose(1, 2)
-        scores = torch.bmm(q_rows, k_transposed) if bias is None else torch.baddbmm(bias, q_rows, k_transposed)
-        return scores.softmax(dim=-1)
+    def _probabilities(q_tile, k_tile, bias_tile):
+        """softmax over keys of one tile: (h, c, d_h) scaled queries, (h, L_k, d_h) keys -> (h, c, L_k)."""
+        k_transposed = k_tile.transpose(1, 2)
+        if bias_tile is None:
+            return torch.bmm(q_tile, k_transposed).softmax(dim=-1)
+        return torch.baddbmm(bias_tile, q_tile, k_transposed).softmax(dim=-1)
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
-    def forward(ctx, q, k, v, key_bias, dropout, seed, block):  # noqa: D102 (documented on the class)
+    def forward(ctx, q, k, v, key_bias, dropout, seed, elements):  # noqa: D102 (documented on the class)
         # q (B, H, L_q, d_h), k/v (B, H, L_k, d_h), key_bias (B, 1, 1, L_k) additive (0 or -inf) or None
         q_folded, k_folded, v_folded, bias = ChunkedDropoutAttention._operands(q, k, v, key_bias)
         output = q_folded.new_empty(q_folded.shape)  # (B H, L_q, d_h)
-        for start, keep in keep_masks(seed, (*q.shape[:3], k.shape[2]), dropout, block):
-            rows = slice(start, start + keep.shape[2])
-            probabilities = ChunkedDropoutAttention._probabilities(q_folded[:, rows], k_folded, bias)
-            torch.bmm(probabilities.mul_(keep.flatten(0, 1)), v_folded, out=output[:, rows])
+        tiling = tiles(q_folded.shape[0], q_folded.shape[1], k_folded.shape[1], elements)
+        for (heads, queries), keep in zip(tiling, keep_masks(seed, tiling, k_folded.shape[1], dropout)):
+            probabilities = ChunkedDropoutAttention._probabilities(
+                q_folded[heads, queries], k_folded[heads], None if bias is None else bias[heads]
+            )
+            torch.bmm(probabilities.mul_(keep), v_folded[heads], out=output[heads, queries])
         output = output.mul_(1.0 / (1.0 - dropout)).view(q.shape)
         ctx.save_for_backward(q, k, v, key_bias, output)
-        ctx.dropout, ctx.seed, ctx.block = dropout, seed, block
+        ctx.dropout, ctx.seed, ctx.elements = dropout, seed, elements
         return output
 
     @staticmethod
@@ -87,16 +103,20 @@ class ChunkedDropoutAttention(torch.autograd.Function):
         grad_q = torch.empty_like(q_folded)
         grad_k = torch.zeros_like(k_folded)
         grad_v = torch.zeros_like(v_folded)
-        for start, keep in keep_masks(ctx.seed, (*q.shape[:3], k.shape[2]), ctx.dropout, ctx.block):
-            rows = slice(start, start + keep.shape[2])
-            probabilities = ChunkedDropoutAttention._probabilities(q_folded[:, rows], k_folded, bias)  # (B H, c, L_k)
-            dropped = probabilities * keep.flatten(0, 1)
-            grad_v.baddbmm_(dropped.transpose(1, 2), grad_scaled[:, rows])
+        tiling = tiles(q_folded.shape[0], q_folded.shape[1], k_folded.shape[1], ctx.elements)
+        for (heads, queries), keep in zip(tiling, keep_masks(ctx.seed, tiling, k_folded.shape[1], ctx.dropout)):
+            q_tile, k_tile, v_tile = q_folded[heads, queries], k_folded[heads], v_folded[heads]
+            probabilities = ChunkedDropoutAttention._probabilities(
+                q_tile, k_tile, None if bias is None else bias[heads]
+            )  # (h, c, L_k)
+            dropped = probabilities * keep
+            grad_tile = grad_scaled[heads, queries]  # (h, c, d_h)
+            grad_v[heads].baddbmm_(dropped.transpose(1, 2), grad_tile)
             # softmax backward with dropout: P * (dP - rowsum(dO * O)), dP = (dO V^T) * keep / (1 - p)
-            grad_scores = torch.bmm(grad_scaled[:, rows], v_folded.transpose(1, 2)).mul_(dropped)
-            grad_scores.addcmul_(probabilities, row_dot[:, rows], value=-1.0)
-            torch.bmm(grad_scores, k_folded, out=grad_q[:, rows])
-            grad_k.baddbmm_(grad_scores.transpose(1, 2), q_folded[:, rows])
+            grad_scores = torch.bmm(grad_tile, v_tile.transpose(1, 2)).mul_(dropped)
+            grad_scores.addcmul_(probabilities, row_dot[heads, queries], value=-1.0)
+            torch.bmm(grad_scores, k_tile, out=grad_q[heads, queries])
+            grad_k[heads].baddbmm_(grad_scores.transpose(1, 2), q_tile)
         scale = q.shape[-1] ** -0.5  # scores = (q / sqrt(d_h)) k^T: the scale of q's gradient
         return grad_q.mul_(scale).view(q.shape), grad_k.view(k.shape), grad_v.view(v.shape), None, None, None, None
 
@@ -125,4 +145,4 @@ def _chunked_dropout_attention(q, k, v, key_keep, dropout):
     key_bias = None
     if key_keep is not None:
         key_bias = torch.zeros(key_keep.shape, dtype=q.dtype, device=q.device).masked_fill_(~key_keep, float("-inf"))
-    return ChunkedDropoutAttention.apply(q, k, v, key_bias, dropout, draw_seed(), QUERY_BLOCK)
+    return ChunkedDropoutAttention.apply(q, k, v, key_bias, dropout, draw_seed(), TILE_ELEMENTS)
