@@ -4,8 +4,8 @@ At the audio encoder's shape (batch 32, 8 heads, 400 steps, head size 16, random
 dropout 0.2), one process per option so that each peak RSS is its own; one thread. Options:
 
 - `sdpa-math`: `F.scaled_dot_product_attention(dropout_p=0.2)`, PyTorch's math path (what main did);
-- `chunked-B`: `model.attention.ChunkedDropoutAttention` with blocks of B queries (the default is
-  `QUERY_BLOCK`), backward recomputing;
+- `tiles-2^E`: `model.attention.ChunkedDropoutAttention` over tiles of about 2^E probabilities (the default is
+  `TILE_ELEMENTS`; 2^26 is the whole map in one tile), backward recomputing;
 - `sdpa-no-dropout`: the fused kernel without dropout, a floor that is NOT the same math.
 
     python benchmarks/attention_dropout.py
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from kuda_pipeline.model.attention import ChunkedDropoutAttention
 
-OPTIONS = ("sdpa-math", "chunked-32", "chunked-64", "chunked-128", "chunked-400", "sdpa-no-dropout")
+OPTIONS = ("sdpa-math", "tiles-2^16", "tiles-2^17", "tiles-2^18", "tiles-2^19", "tiles-2^26", "sdpa-no-dropout")
 BATCH, HEADS, LENGTH, HEAD_DIM, DROPOUT = 32, 8, 400, 16, 0.2
 
 
@@ -45,7 +45,7 @@ def run_option(option: str, repeats: int) -> dict:
         elif option == "sdpa-no-dropout":
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)
         else:
-            out = ChunkedDropoutAttention.apply(q, k, v, bias, DROPOUT, 7, int(option.split("-")[1]))
+            out = ChunkedDropoutAttention.apply(q, k, v, bias, DROPOUT, 7, 2 ** int(option.split("^")[1]))
         out.sum().backward()
 
     step()

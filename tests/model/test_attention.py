@@ -30,7 +30,7 @@ def _full_masks(shape, dropout, seed, elements):
     tiling = tiles(batch * heads, length_q, length_k, elements)
     masks = torch.full((batch * heads, length_q, length_k), -1.0)
     for (tile_heads, queries), keep in zip(tiling, keep_masks(seed, tiling, length_k, dropout)):
-        masks[tile_heads, queries] = keep
+        masks[tile_heads, queries] = torch.from_numpy(keep).float()
     assert torch.all(masks >= 0)  # the tiles cover the map
     return masks.view(shape)
 

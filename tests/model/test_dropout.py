@@ -7,14 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from kuda_pipeline.model.dropout import Dropout, keep_mask, use_fast_dropout
+from kuda_pipeline.model.dropout import Dropout, keep_draws, keep_mask, use_fast_dropout
 from kuda_pipeline.model.text_encoder import TextEncoder
 from tiny_models import tiny_bert
 
 
 @pytest.mark.parametrize("dropout", [0.1, 0.2, 0.5])
 def test_keep_rate_is_one_minus_p_within_a_binomial_bound(dropout):
-    shape = (64, 1000, 63)  # odd count: the last raw word is half used
+    shape = (64, 1000, 63)  # count not a multiple of 8: the last raw word is part used
     keep = keep_mask(np.random.SFC64(0), shape, dropout)
     assert keep.shape == shape and keep.dtype == torch.float32
     assert set(keep.unique().tolist()) == {0.0, 1.0}
@@ -25,10 +25,35 @@ def test_keep_rate_is_one_minus_p_within_a_binomial_bound(dropout):
 def test_keep_mask_edges_and_one_stream_across_calls():
     assert keep_mask(np.random.SFC64(0), (3, 5), 0.0).eq(1).all()
     assert keep_mask(np.random.SFC64(0), (3, 5), 1.0).eq(0).all()
-    whole = keep_mask(np.random.SFC64(7), (2, 10), 0.5)
     generator = np.random.SFC64(7)
-    halves = torch.cat([keep_mask(generator, (1, 10), 0.5), keep_mask(generator, (1, 10), 0.5)])
-    assert torch.equal(whole, halves)  # 10 draws = 5 whole words: the second call continues the stream
+    first, second = keep_mask(generator, (4, 1000), 0.5), keep_mask(generator, (4, 1000), 0.5)
+    assert torch.equal(first, keep_mask(np.random.SFC64(7), (4, 1000), 0.5))  # the same seed, the same mask
+    assert not torch.equal(first, second)  # the second call continues the stream
+
+
+class _Words:
+    """A stand-in for SFC64 that hands out the given raw 64-bit words, in order."""
+
+    def __init__(self, *words: list[int]) -> None:
+        self.words = list(words)
+
+    def random_raw(self, count: int) -> np.ndarray:
+        words = np.array(self.words.pop(0), dtype=np.uint64)
+        assert words.size == count
+        return words
+
+
+def test_keep_draws_is_the_32_bit_comparison_made_a_byte_at_a_time():
+    """p = 0.2: T = 0x33333333. Top bytes 0x33 tie with T's and are decided by the 24 bits drawn after them."""
+    tops = [0x32, 0x33, 0x33, 0x34, 0x00, 0xFF, 0x33, 0x33]  # one raw word: a byte per element, low byte first
+    lows = [0x333332, 0x333333, 0x333334, 0xFFFFFF]  # the four ties, in order: the top 24 bits of 32-bit halves
+    halves = [(low << 8) | 0xAB for low in lows]  # the byte below is not read
+    words = [sum(top << (8 * i) for i, top in enumerate(tops)), halves[0] | halves[1] << 32, halves[2] | halves[3] << 32]
+    kept = keep_draws(_Words([words[0]], words[1:]), (2, 4), 0.2)
+    assert kept.tolist() == [[False, False, True, True], [False, True, True, True]]
+    draws = np.array(tops, dtype=np.int64) << 24  # the 32-bit draws: ties get their low bits, others any
+    draws[[1, 2, 6, 7]] |= lows
+    assert kept.reshape(-1).tolist() == (draws >= round(0.2 * 2**32)).tolist()
 
 
 def test_dropout_scales_kept_elements_and_matches_its_gradient():

@@ -7,9 +7,9 @@ probabilities of every layer. `attend` dispatches instead:
 - no dropout (or evaluation), or a CUDA tensor: `F.scaled_dot_product_attention` (the fused CUDA
   kernels support dropout);
 - dropout on CPU: `ChunkedDropoutAttention`, the same math over tiles of (heads, queries) that fit in the
-  L2 cache. Forward keeps only q, k, v and the output; backward recomputes each tile's probabilities and
-  regenerates its dropout mask from a seed drawn from torch's default generator (so runs stay
-  reproducible from `torch.manual_seed`; the masks themselves are `dropout.keep_mask`'s).
+  cache. Forward keeps q, k, v, the output and the dropout masks as bits (the masks are `dropout.keep_draws`'s,
+  from a seed drawn from torch's default generator, so runs stay reproducible from `torch.manual_seed`);
+  backward recomputes each tile's probabilities.
 
 The dropout is `nn.Dropout`'s: each probability is kept with probability 1 - p and scaled by 1 / (1 - p).
 """
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kuda_pipeline.model.dropout import draw_seed, keep_mask
+from kuda_pipeline.model.dropout import draw_seed, float_mask, keep_draws
 
 TILE_ELEMENTS = 2**18  # probabilities per tile: 1 MiB of float32
 
@@ -39,22 +39,23 @@ def tiles(heads: int, length_q: int, length_k: int, elements: int = TILE_ELEMENT
 
 
 def keep_masks(seed: int, tiling: list[tuple[slice, slice]], length_k: int, dropout: float):
-    """Yield the keep mask (heads, queries, L_k) float (1 keep, 0 drop) of each tile of `tiling`, in order.
+    """Yield the keep mask (heads, queries, L_k) bool of each tile of `tiling`, in order.
 
-    Each element is kept with probability 1 - `dropout` (`dropout.keep_mask`, one SFC64 stream seeded with
+    Each element is kept with probability 1 - `dropout` (`dropout.keep_draws`, one SFC64 stream seeded with
     `seed`): the same arguments give the same masks.
     """
     generator = np.random.SFC64(seed)
     for heads, queries in tiling:
-        yield keep_mask(generator, (heads.stop - heads.start, queries.stop - queries.start, length_k), dropout)
+        yield keep_draws(generator, (heads.stop - heads.start, queries.stop - queries.start, length_k), dropout)
 
 
 class ChunkedDropoutAttention(torch.autograd.Function):
     """softmax(q k^T / sqrt(d_h) + key_bias) with dropout, times v, one tile of (heads, queries) at a time (CPU).
 
-    Heads are folded into the batch and the map is cut by `tiles` into pieces that fit in the L2 cache, so
-    that the softmax, the mask and the products of a tile never go to main memory. Saves q, k, v and the
-    output only; backward recomputes each tile's probabilities and mask.
+    Heads are folded into the batch and the map is cut by `tiles` into pieces that fit in the cache, so
+    that the softmax, the mask and the products of a tile never go to main memory. Saves q, k, v, the
+    output and the keep masks as bits (one bit per probability); backward recomputes each tile's
+    probabilities.
     """
 
     @staticmethod
@@ -82,14 +83,16 @@ class ChunkedDropoutAttention(torch.autograd.Function):
         q_folded, k_folded, v_folded, bias = ChunkedDropoutAttention._operands(q, k, v, key_bias)
         output = q_folded.new_empty(q_folded.shape)  # (B H, L_q, d_h)
         tiling = tiles(q_folded.shape[0], q_folded.shape[1], k_folded.shape[1], elements)
-        for (heads, queries), keep in zip(tiling, keep_masks(seed, tiling, k_folded.shape[1], dropout)):
+        packed_masks = []  # each tile's keep mask, 8 per byte
+        for (heads, queries), kept in zip(tiling, keep_masks(seed, tiling, k_folded.shape[1], dropout)):
             probabilities = ChunkedDropoutAttention._probabilities(
                 q_folded[heads, queries], k_folded[heads], None if bias is None else bias[heads]
             )
-            torch.bmm(probabilities.mul_(keep), v_folded[heads], out=output[heads, queries])
+            torch.bmm(probabilities.mul_(float_mask(kept)), v_folded[heads], out=output[heads, queries])
+            packed_masks.append(np.packbits(kept))
         output = output.mul_(1.0 / (1.0 - dropout)).view(q.shape)
         ctx.save_for_backward(q, k, v, key_bias, output)
-        ctx.dropout, ctx.seed, ctx.elements = dropout, seed, elements
+        ctx.dropout, ctx.elements, ctx.packed_masks = dropout, elements, packed_masks
         return output
 
     @staticmethod
@@ -104,12 +107,13 @@ class ChunkedDropoutAttention(torch.autograd.Function):
         grad_k = torch.zeros_like(k_folded)
         grad_v = torch.zeros_like(v_folded)
         tiling = tiles(q_folded.shape[0], q_folded.shape[1], k_folded.shape[1], ctx.elements)
-        for (heads, queries), keep in zip(tiling, keep_masks(ctx.seed, tiling, k_folded.shape[1], ctx.dropout)):
+        for (heads, queries), packed in zip(tiling, ctx.packed_masks):
             q_tile, k_tile, v_tile = q_folded[heads, queries], k_folded[heads], v_folded[heads]
             probabilities = ChunkedDropoutAttention._probabilities(
                 q_tile, k_tile, None if bias is None else bias[heads]
             )  # (h, c, L_k)
-            dropped = probabilities * keep
+            kept = np.unpackbits(packed, count=probabilities.numel()).view(bool).reshape(probabilities.shape)
+            dropped = probabilities * float_mask(kept)
             grad_tile = grad_scaled[heads, queries]  # (h, c, d_h)
             grad_v[heads].baddbmm_(dropped.transpose(1, 2), grad_tile)
             # softmax backward with dropout: P * (dP - rowsum(dO * O)), dP = (dO V^T) * keep / (1 - p)

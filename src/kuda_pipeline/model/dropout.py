@@ -1,11 +1,12 @@
-"""Dropout masks drawn from raw 32-bit random words: nn.Dropout's distribution at a fraction of its CPU cost.
+"""Dropout masks drawn from raw random bytes: nn.Dropout's distribution at a fraction of its CPU cost.
 
-On CPU, `nn.Dropout` draws its mask with `bernoulli_` (about 9 ns per element on the benchmark machine) and
-the chunked attention drew uniform floats with numpy (about 5 ns). `keep_mask` takes raw 64-bit words
-from numpy's SFC64 generator, reads each as two uint32 draws u and keeps an element when u >= round(p 2^32),
-in one vectorised comparison written straight into a float tensor (about 2 ns per element): each element
-is kept with probability 1 - round(p 2^32) / 2^32, within 2^-33 of 1 - p (a uniform float32 draw has
-24 bits, 2^-24). Seeds come from torch's default generator, so `torch.manual_seed` still fixes every mask.
+On CPU, `nn.Dropout` draws its mask with `bernoulli_` (about 9 ns per element on the benchmark machine).
+`keep_draws` keeps an element when a uniform 32-bit draw u is >= T = round(p 2^32), the comparison made
+a byte at a time: u's top byte, one byte of numpy's SFC64 raw words per element, decides unless it
+equals T's (probability 1/256), and only those elements draw their 24 low bits. Each element is kept
+with probability 1 - T / 2^32, within 2^-33 of 1 - p (a uniform float32 draw has 24 bits, 2^-24), from
+about 8 random bits per element. Seeds come from torch's default generator, so `torch.manual_seed`
+still fixes every mask.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 _WORD_RANGE = 2**32
+_LOW_BITS = 24  # the bits of a 32-bit draw below its top byte
 
 
 def draw_seed() -> int:
@@ -22,19 +24,36 @@ def draw_seed() -> int:
     return int(torch.randint(2**62, (), dtype=torch.int64))
 
 
-def keep_mask(generator: np.random.SFC64, shape: tuple[int, ...], dropout: float) -> torch.Tensor:
-    """Float tensor of `shape`, 1.0 where an element is kept (probability 1 - `dropout`), else 0.0.
+def keep_draws(generator: np.random.SFC64, shape: tuple[int, ...], dropout: float) -> np.ndarray:
+    """Bool array of `shape`, True where an element is kept: its 32-bit draw u >= round(`dropout` 2^32).
 
-    Consumes ceil(numel / 2) raw words of `generator`: consecutive calls continue one random stream.
+    Consumes one raw byte per element, then one 32-bit half word per element whose top byte ties with the
+    threshold's: consecutive calls continue one random stream.
     """
-    keep = torch.empty(shape)
-    count = keep.numel()
+    count = int(np.prod(shape))
     threshold = round(dropout * _WORD_RANGE)
     if threshold >= _WORD_RANGE:  # dropout 1: nothing kept
-        return keep.zero_()
-    words = generator.random_raw((count + 1) // 2).view(np.uint32)[:count]  # (numel,) uniform in 0 .. 2^32 - 1
-    np.greater_equal(words, np.uint32(threshold), out=keep.numpy().reshape(-1), casting="unsafe")
-    return keep
+        return np.zeros(shape, dtype=bool)
+    top = generator.random_raw(-(-count // 8)).view(np.uint8)[:count]  # (count,) u's top bytes
+    threshold_top = np.uint8(threshold >> _LOW_BITS)
+    kept = top > threshold_top
+    ties = np.flatnonzero(top == threshold_top)
+    if ties.size:
+        low = generator.random_raw(-(-ties.size // 2)).view(np.uint32)[: ties.size] >> np.uint32(32 - _LOW_BITS)
+        kept[ties] = low >= threshold % (1 << _LOW_BITS)
+    return kept.reshape(shape)
+
+
+def float_mask(kept: np.ndarray) -> torch.Tensor:
+    """float32 tensor of `kept`'s shape: 1.0 where kept, else 0.0."""
+    mask = torch.empty(kept.shape)
+    np.copyto(mask.numpy(), kept)
+    return mask
+
+
+def keep_mask(generator: np.random.SFC64, shape: tuple[int, ...], dropout: float) -> torch.Tensor:
+    """Float tensor of `shape`, 1.0 where an element is kept (probability 1 - `dropout`, `keep_draws`), else 0.0."""
+    return float_mask(keep_draws(generator, shape, dropout))
 
 
 class Dropout(nn.Dropout):
