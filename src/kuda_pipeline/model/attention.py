@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from kuda_pipeline.model.dropout import draw_seed, float_mask, keep_draws
 
-TILE_ELEMENTS = 2**18  # probabilities per tile (1 MiB of float32): the fastest step of 2^16 .. 2^19 (docs/performance.md)
+TILE_ELEMENTS = 2**18  # probabilities per tile (1 MiB of float32): the fastest step of 2^16 .. 2^19 (docs)
 
 
 def tiles(heads: int, length_q: int, length_k: int, elements: int = TILE_ELEMENTS) -> list[tuple[slice, slice]]:
@@ -69,12 +69,13 @@ class ChunkedDropoutAttention(torch.autograd.Function):
         return (q * head_dim**-0.5).reshape(fold), k.reshape(fold), v.reshape(fold), bias
 
     @staticmethod
-    def _probabilities(q_tile, k_tile, bias_tile):
-        """softmax over keys of one tile: (h, c, d_h) scaled queries, (h, L_k, d_h) keys -> (h, c, L_k)."""
+    def _probabilities(q_tile, k_tile, bias, heads):
+        """softmax over keys of one tile: (h, c, d_h) scaled queries, (h, L_k, d_h) keys, the (B H, 1, L_k) key
+        bias or None, the tile's `heads` slice -> (h, c, L_k)."""
         k_transposed = k_tile.transpose(1, 2)
-        if bias_tile is None:
+        if bias is None:
             return torch.bmm(q_tile, k_transposed).softmax(dim=-1)
-        return torch.baddbmm(bias_tile, q_tile, k_transposed).softmax(dim=-1)
+        return torch.baddbmm(bias[heads], q_tile, k_transposed).softmax(dim=-1)
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cpu", cast_inputs=torch.float32)
@@ -85,14 +86,13 @@ class ChunkedDropoutAttention(torch.autograd.Function):
         tiling = tiles(q_folded.shape[0], q_folded.shape[1], k_folded.shape[1], elements)
         packed_masks = []  # each tile's keep mask, 8 per byte
         for (heads, queries), kept in zip(tiling, keep_masks(seed, tiling, k_folded.shape[1], dropout)):
-            probabilities = ChunkedDropoutAttention._probabilities(
-                q_folded[heads, queries], k_folded[heads], None if bias is None else bias[heads]
-            )
+            q_tile, k_tile = q_folded[heads, queries], k_folded[heads]
+            probabilities = ChunkedDropoutAttention._probabilities(q_tile, k_tile, bias, heads)
             torch.bmm(probabilities.mul_(float_mask(kept)), v_folded[heads], out=output[heads, queries])
             packed_masks.append(np.packbits(kept))
         output = output.mul_(1.0 / (1.0 - dropout)).view(q.shape)
         ctx.save_for_backward(q, k, v, key_bias, output)
-        ctx.dropout, ctx.elements, ctx.packed_masks = dropout, elements, packed_masks
+        ctx.dropout, ctx.tiling, ctx.packed_masks = dropout, tiling, packed_masks
         return output
 
     @staticmethod
@@ -106,12 +106,9 @@ class ChunkedDropoutAttention(torch.autograd.Function):
         grad_q = torch.empty_like(q_folded)
         grad_k = torch.zeros_like(k_folded)
         grad_v = torch.zeros_like(v_folded)
-        tiling = tiles(q_folded.shape[0], q_folded.shape[1], k_folded.shape[1], ctx.elements)
-        for (heads, queries), packed in zip(tiling, ctx.packed_masks):
+        for (heads, queries), packed in zip(ctx.tiling, ctx.packed_masks):
             q_tile, k_tile, v_tile = q_folded[heads, queries], k_folded[heads], v_folded[heads]
-            probabilities = ChunkedDropoutAttention._probabilities(
-                q_tile, k_tile, None if bias is None else bias[heads]
-            )  # (h, c, L_k)
+            probabilities = ChunkedDropoutAttention._probabilities(q_tile, k_tile, bias, heads)  # (h, c, L_k)
             kept = np.unpackbits(packed, count=probabilities.numel()).view(bool).reshape(probabilities.shape)
             dropped = probabilities * float_mask(kept)
             grad_tile = grad_scaled[heads, queries]  # (h, c, d_h)
